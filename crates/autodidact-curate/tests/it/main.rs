@@ -1,0 +1,6 @@
+//! Integration tests of autodidact-curate, one module per theme.
+
+mod config;
+mod curate;
+mod decontaminate;
+mod support;

@@ -1,0 +1,6 @@
+//! One file per subcommand.
+
+pub mod export;
+pub mod init;
+pub mod inspect;
+pub mod run;

@@ -1,0 +1,132 @@
+//! `autodidact run`: the loop, resumable.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::anyhow;
+use autodidact_pipeline::{Config, Context, PipelineError, Summary, build_models, open_run_dir};
+use tokio_util::sync::CancellationToken;
+
+use crate::printer::Bars;
+use crate::{CliError, Exit};
+
+/// Arguments of `autodidact run`.
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The run configuration (TOML; `autodidact init` writes one). Without it, the built-in
+    /// default: the arithmetic self-learning demo on the embedded model (not built yet).
+    config: Option<PathBuf>,
+    /// The run directory [default: runs/<config name>]. Running again on the same directory
+    /// resumes: finished work is not redone and no stored request is sent again.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Overrides `[run] seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: RunArgs) -> Result<(), CliError> {
+    let Some(config) = args.config.clone() else {
+        return Err(CliError::bad(anyhow!(
+            "the built-in default run (an embedded model teaching itself arithmetic) is not built yet"
+        ))
+        .hint("write a configuration with `autodidact init` and run `autodidact run autodidact.toml`"));
+    };
+    let mut cfg = Config::load(&config).map_err(CliError::bad)?;
+    if let Some(seed) = args.seed {
+        cfg.run.seed = seed;
+    }
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stem = config.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
+        PathBuf::from("runs").join(stem)
+    });
+    let resume_cmd = resume_command(&config, &out, args.seed);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failed(anyhow!("cannot start the async runtime: {e}")))?;
+    let result = runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping: no new requests; waiting for those under way (Ctrl-C again to quit at once)");
+                on_signal.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(Exit::Interrupted as i32);
+                }
+            }
+        });
+        let store = open_run_dir(&cfg, &out)?;
+        let models = build_models(&cfg, &cancel)?;
+        let cx = Context::new(store, models, cancel).with_progress(Arc::new(Bars::new()));
+        let result = autodidact_pipeline::run(&cfg, &cx, &out).await;
+        let _ = cx.store.flush();
+        result
+    });
+    match result {
+        Ok(summary) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&summary).expect("summary serializes"));
+            } else {
+                print!("{}", human_summary(&summary, &out));
+            }
+            Ok(())
+        }
+        Err(PipelineError::Interrupted) => Err(CliError {
+            exit: Exit::Interrupted,
+            error: anyhow!("interrupted: every answer received so far is stored in {}", out.join("run.db").display()),
+            hint: Some(format!("resume with `{resume_cmd}`")),
+        }),
+        Err(e @ PipelineError::Unreachable { .. }) => {
+            Err(CliError::failed(e).hint(format!("start the server, then resume with `{resume_cmd}`")))
+        }
+        Err(e) if e.is_bad_input() => Err(CliError::bad(e)),
+        Err(e) => Err(CliError::failed(e).hint(format!("resume with `{resume_cmd}`"))),
+    }
+}
+
+fn resume_command(config: &Path, out: &Path, seed: Option<u64>) -> String {
+    let mut cmd = format!("autodidact run {} --out {}", config.display(), out.display());
+    if let Some(s) = seed {
+        let _ = write!(cmd, " --seed {s}");
+    }
+    cmd
+}
+
+fn human_summary(s: &Summary, out: &Path) -> String {
+    let mut text = String::new();
+    for g in &s.generations {
+        let mean = g.mean_score.map(|m| format!(" (mean grade {m:.2})")).unwrap_or_default();
+        let _ = write!(
+            text,
+            "generation {}: {} written, {} graded{mean}, {} kept, {} rejected",
+            g.generation, g.generated, g.graded, g.kept, g.rejected
+        );
+        if !g.rejected_by.is_empty() {
+            let by: Vec<String> = g.rejected_by.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = write!(text, " ({})", by.join(", "));
+        }
+        text.push('\n');
+    }
+    for (name, u) in &s.usage {
+        let cost = u.cost_usd.map(|c| format!(", ${c:.4}")).unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "model {name}: {} requests sent, {} retries, {} failed, {} prompt + {} completion tokens{cost}",
+            u.requests, u.retries, u.failures, u.prompt_tokens, u.completion_tokens
+        );
+    }
+    let _ = writeln!(
+        text,
+        "dataset: {} records in {} (also dataset.jsonl); summary in {}",
+        s.dataset_records,
+        out.join("dataset.parquet").display(),
+        out.join("summary.json").display()
+    );
+    text
+}
