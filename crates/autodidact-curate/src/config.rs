@@ -127,8 +127,8 @@ impl NearDupConfig {
         let p = self.permutations;
         let (b, r) = match (self.bands, self.rows) {
             (Some(b), Some(r)) => (b, r),
-            (Some(b), None) => (b, if b == 0 { 0 } else { p / b }),
-            (None, Some(r)) => (if r == 0 { 0 } else { p / r }, r),
+            (Some(b), None) => (b, p.checked_div(b).unwrap_or(0)),
+            (None, Some(r)) => (p.checked_div(r).unwrap_or(0), r),
             (None, None) => return Ok(optimal_params(self.threshold, p)),
         };
         let key = if self.bands.is_some() { "near_duplicates.bands" } else { "near_duplicates.rows" };

@@ -411,7 +411,7 @@ task = "essay"
         let err = parse(&text).unwrap_err().to_string();
         assert!(err.contains("grade.judge"), "{err}");
         assert!(err.contains("critic"), "{err}");
-        assert!(err.contains("line 12"), "{err}");
+        assert!(err.contains("line 11"), "{err}");
     }
 
     #[test]

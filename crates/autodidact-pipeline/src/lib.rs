@@ -20,6 +20,7 @@ pub mod generate;
 pub mod grade;
 pub mod judgement;
 pub mod progress;
+pub mod report;
 pub mod rubric;
 pub mod run;
 pub mod tasks;

@@ -325,6 +325,7 @@ pub async fn run(cfg: &Config, cx: &Context, out: &Path) -> Result<Summary, Pipe
         usage,
     };
     write_json(&out.join("summary.json"), &summary)?;
+    crate::report::write_report(&summary, out)?;
     Ok(summary)
 }
 
