@@ -27,6 +27,9 @@ const REPETITION_SEED: u64 = 0x7265_7065_6174_7333;
 /// Records handed to one rayon task at least: below this, splitting costs more than it saves.
 const MIN_CHUNK: usize = 16;
 
+/// Records remembered per parallel step.
+const REMEMBER_CHUNK: usize = 8192;
+
 /// Counts of what curation decided, over every [`Curator::curate`] call.
 #[derive(Default, Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct CurateStats {
@@ -158,14 +161,18 @@ impl Curator {
         if !self.dedup {
             return;
         }
-        let keyed: Vec<Option<(u128, Option<Signature>)>> = records
-            .par_iter()
-            .with_min_len(MIN_CHUNK)
-            .map(|r| (r.verdict != Verdict::Rejected).then(|| self.dedup_key(r, None)))
-            .collect();
-        for (r, k) in records.iter().zip(keyed) {
-            if let Some((key, sig)) = k {
-                self.add_history(r.id.clone(), key, sig);
+        // In chunks, so that remembering millions of records never holds all their
+        // signatures at once besides the index's own copy.
+        for chunk in records.chunks(REMEMBER_CHUNK) {
+            let keyed: Vec<Option<(u128, Option<Signature>)>> = chunk
+                .par_iter()
+                .with_min_len(MIN_CHUNK)
+                .map(|r| (r.verdict != Verdict::Rejected).then(|| self.dedup_key(r, None)))
+                .collect();
+            for (r, k) in chunk.iter().zip(keyed) {
+                if let Some((key, sig)) = k {
+                    self.add_history(r.id.clone(), key, sig);
+                }
             }
         }
     }

@@ -54,6 +54,38 @@ pub fn is_punctuation(c: char) -> bool {
     )
 }
 
+const SEPARATOR: u8 = 0;
+const PUNCTUATION: u8 = 1;
+/// ASCII kept as is (lowercase letters, digits, symbols).
+const KEEP: u8 = 2;
+const UPPER: u8 = 3;
+/// Non-ASCII word characters, lowercased by Unicode rules.
+const OTHER: u8 = 4;
+
+/// The class of every ASCII byte, the same as the general rules give.
+const ASCII_CLASS: [u8; 128] = {
+    let mut t = [KEEP; 128];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8 as char;
+        t[i] = if c.is_ascii_whitespace() || c.is_ascii_control() {
+            SEPARATOR
+        } else if c.is_ascii_uppercase() {
+            UPPER
+        } else {
+            KEEP
+        };
+        i += 1;
+    }
+    let punct = b"!\"#%&'()*,-./:;?@[\\]_{}";
+    let mut j = 0;
+    while j < punct.len() {
+        t[punct[j] as usize] = PUNCTUATION;
+        j += 1;
+    }
+    t
+};
+
 /// The normal form of `text`: lowercased, punctuation deleted, words joined by single spaces.
 pub fn normalize(text: &str) -> String {
     Words::new(text).text
@@ -89,26 +121,46 @@ impl Words {
         self.text.reserve(text.len());
         let mut in_word = false;
         let mut start = 0usize;
-        for c in text.chars() {
-            if c.is_whitespace() || c.is_control() {
-                if in_word {
-                    self.end_word(start);
-                    in_word = false;
-                }
-            } else if is_punctuation(c) {
-                // Deleted without splitting the word: `don't` → `dont`.
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            // ASCII, nearly all of most texts, goes through a table; the rest is decoded.
+            let (class, c, width) = if bytes[i] < 0x80 {
+                (ASCII_CLASS[bytes[i] as usize], bytes[i] as char, 1)
             } else {
-                if !in_word {
-                    if !self.text.is_empty() {
-                        self.text.push(' ');
-                    }
-                    start = self.text.len();
-                    in_word = true;
-                }
-                if c.is_ascii() {
-                    self.text.push(c.to_ascii_lowercase());
+                let c = text[i..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+                let class = if c.is_whitespace() || c.is_control() {
+                    SEPARATOR
+                } else if is_punctuation(c) {
+                    PUNCTUATION
                 } else {
-                    self.text.extend(c.to_lowercase());
+                    OTHER
+                };
+                (class, c, c.len_utf8())
+            };
+            i += width;
+            match class {
+                SEPARATOR => {
+                    if in_word {
+                        self.end_word(start);
+                        in_word = false;
+                    }
+                }
+                // Deleted without splitting the word: `don't` → `dont`.
+                PUNCTUATION => {}
+                _ => {
+                    if !in_word {
+                        if !self.text.is_empty() {
+                            self.text.push(' ');
+                        }
+                        start = self.text.len();
+                        in_word = true;
+                    }
+                    match class {
+                        KEEP => self.text.push(c),
+                        UPPER => self.text.push(c.to_ascii_lowercase()),
+                        _ => self.text.extend(c.to_lowercase()),
+                    }
                 }
             }
         }
@@ -193,6 +245,23 @@ mod tests {
         check("中文，标点。", "中文标点");
         check("zero\u{0}width\u{2028}sep", "zero width sep");
         check("İ", "i\u{307}");
+    }
+
+    #[test]
+    fn the_ascii_table_agrees_with_the_general_rules() {
+        for b in 0u8..128 {
+            let c = b as char;
+            let general = if c.is_whitespace() || c.is_control() {
+                SEPARATOR
+            } else if is_punctuation(c) {
+                PUNCTUATION
+            } else if c.is_uppercase() {
+                UPPER
+            } else {
+                KEEP
+            };
+            assert_eq!(ASCII_CLASS[b as usize], general, "byte {b:#x}");
+        }
     }
 
     #[test]

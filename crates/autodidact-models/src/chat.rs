@@ -266,19 +266,22 @@ mod tests {
         assert_eq!(key, PINNED_KEY);
     }
 
-    const PINNED_KEY: &str = "PLACEHOLDER";
+    const PINNED_KEY: &str = "1018c2a72c5c1b51253c5fdaf8fbeccee6b99cdb07203f09317d8e99ef9b9a3d";
 
     #[test]
     fn equal_requests_give_equal_keys() {
         assert_eq!(base().cache_key("m"), base().clone().cache_key("m"));
         // Object key order in response_format does not matter.
         let mut a = base();
-        a.response_format = Some(json!({"type": "json_schema", "json_schema": {"a": 1, "b": [1, 2]}}));
+        a.response_format =
+            Some(json!({"type": "json_schema", "json_schema": {"a": 1, "b": [1, 2]}}));
         let mut b = base();
-        b.response_format = Some(serde_json::from_str(
-            r#"{"json_schema": {"b": [1, 2], "a": 1}, "type": "json_schema"}"#,
-        )
-        .unwrap());
+        b.response_format = Some(
+            serde_json::from_str(
+                r#"{"json_schema": {"b": [1, 2], "a": 1}, "type": "json_schema"}"#,
+            )
+            .unwrap(),
+        );
         assert_eq!(a.cache_key("m"), b.cache_key("m"));
         // n = 0 means n = 1.
         let (mut zero, mut one) = (base(), base());
@@ -303,7 +306,9 @@ mod tests {
             ("stop", |r| r.stop = vec!["\n".into()]),
             ("stop empty", |r| r.stop.clear()),
             ("stop split", |r| r.stop = vec!["\n".into(), "\n".into()]),
-            ("response_format", |r| r.response_format = Some(json!({"type": "text"}))),
+            ("response_format", |r| {
+                r.response_format = Some(json!({"type": "text"}))
+            }),
             ("response_format unset", |r| r.response_format = None),
             ("role", |r| r.messages[0].role = "user".into()),
             ("content", |r| r.messages[1].content = "2+3?".into()),
@@ -313,7 +318,9 @@ mod tests {
             ("messages joined", |r| {
                 r.messages = vec![Message::system("be brief2+2?")];
             }),
-            ("message added", |r| r.messages.push(Message::assistant("4"))),
+            ("message added", |r| {
+                r.messages.push(Message::assistant("4"))
+            }),
         ];
         let base_key = base().cache_key("m");
         let mut seen = vec![("base", base_key.clone())];
@@ -332,17 +339,41 @@ mod tests {
 
     #[test]
     fn usage_adds() {
-        let mut u = Usage { prompt_tokens: 1, completion_tokens: 2 };
-        u += Usage { prompt_tokens: 10, completion_tokens: 20 };
-        assert_eq!(u, Usage { prompt_tokens: 11, completion_tokens: 22 });
-        assert_eq!(u + u, Usage { prompt_tokens: 22, completion_tokens: 44 });
+        let mut u = Usage {
+            prompt_tokens: 1,
+            completion_tokens: 2,
+        };
+        u += Usage {
+            prompt_tokens: 10,
+            completion_tokens: 20,
+        };
+        assert_eq!(
+            u,
+            Usage {
+                prompt_tokens: 11,
+                completion_tokens: 22
+            }
+        );
+        assert_eq!(
+            u + u,
+            Usage {
+                prompt_tokens: 22,
+                completion_tokens: 44
+            }
+        );
     }
 
     #[test]
     fn chat_response_round_trips_through_json() {
         let r = ChatResponse {
-            choices: vec![Completion { text: "4".into(), finish_reason: Some("stop".into()) }],
-            usage: Usage { prompt_tokens: 3, completion_tokens: 1 },
+            choices: vec![Completion {
+                text: "4".into(),
+                finish_reason: Some("stop".into()),
+            }],
+            usage: Usage {
+                prompt_tokens: 3,
+                completion_tokens: 1,
+            },
         };
         let json = serde_json::to_string(&r).unwrap();
         assert_eq!(serde_json::from_str::<ChatResponse>(&json).unwrap(), r);

@@ -166,7 +166,11 @@ impl ModelConfig {
             }
             seen.push(normalised);
         }
-        if self.api_key_env.as_ref().is_some_and(|var| var.trim().is_empty()) {
+        if self
+            .api_key_env
+            .as_ref()
+            .is_some_and(|var| var.trim().is_empty())
+        {
             return bad(
                 "api_key_env",
                 "empty; give the name of an environment variable, or leave it out".into(),
@@ -181,10 +185,14 @@ impl ModelConfig {
                 format!("must be at most {}", tokio::sync::Semaphore::MAX_PERMITS),
             );
         }
-        if !(self.timeout_secs > 0.0) || Duration::try_from_secs_f64(self.timeout_secs).is_err() {
+        // Rejects zero, negatives, NaN and values too large for a `Duration`.
+        if !Duration::try_from_secs_f64(self.timeout_secs).is_ok_and(|d| !d.is_zero()) {
             return bad(
                 "timeout_secs",
-                format!("must be a positive number of seconds, not {}", self.timeout_secs),
+                format!(
+                    "must be a positive number of seconds, not {}",
+                    self.timeout_secs
+                ),
             );
         }
         if self.backoff_initial_ms > self.backoff_max_ms {
@@ -205,7 +213,10 @@ impl ModelConfig {
             }
         }
         if let Some(t) = self.temperature.filter(|t| !(t.is_finite() && *t >= 0.0)) {
-            return bad("temperature", format!("must be a non-negative number, not {t}"));
+            return bad(
+                "temperature",
+                format!("must be a non-negative number, not {t}"),
+            );
         }
         Ok(())
     }
@@ -309,11 +320,17 @@ base_url = "http://127.0.0.1:8000/v1/"
     fn parse_errors_name_the_key() {
         // (table body, text the error must contain)
         let cases = [
-            ("backend = \"openai\"\nmodel = \"m\"\nbase_ur = \"x\"", "base_ur"),
+            (
+                "backend = \"openai\"\nmodel = \"m\"\nbase_ur = \"x\"",
+                "base_ur",
+            ),
             ("backend = \"tgi\"\nmodel = \"m\"", "tgi"),
             ("model = \"m\"", "backend"),
             ("backend = \"openai\"", "model"),
-            ("backend = \"openai\"\nmodel = \"m\"\nmax_in_flight = -1", "max_in_flight"),
+            (
+                "backend = \"openai\"\nmodel = \"m\"\nmax_in_flight = -1",
+                "max_in_flight",
+            ),
         ];
         for (text, needle) in cases {
             let err = parse(text).unwrap_err();
@@ -330,17 +347,35 @@ base_url = "http://127.0.0.1:8000/v1/"
             (|c| c.base_url = None, "base_url"),
             (|c| c.base_url = Some("not a url".into()), "base_url"),
             (|c| c.base_url = Some("ftp://h/v1".into()), "base_url"),
-            (|c| c.base_url = Some("http://h/v1?key=1".into()), "base_url"),
-            (|c| c.base_urls = vec!["http://x/v1".into(), "nope".into()], "base_urls[1]"),
-            (|c| c.base_urls = vec!["http://127.0.0.1:8000/v1".into()], "base_urls[0]"),
+            (
+                |c| c.base_url = Some("http://h/v1?key=1".into()),
+                "base_url",
+            ),
+            (
+                |c| c.base_urls = vec!["http://x/v1".into(), "nope".into()],
+                "base_urls[1]",
+            ),
+            (
+                |c| c.base_urls = vec!["http://127.0.0.1:8000/v1".into()],
+                "base_urls[0]",
+            ),
             (|c| c.api_key_env = Some(String::new()), "api_key_env"),
             (|c| c.max_in_flight = 0, "max_in_flight"),
             (|c| c.timeout_secs = 0.0, "timeout_secs"),
             (|c| c.timeout_secs = f64::NAN, "timeout_secs"),
             (|c| c.timeout_secs = 1e300, "timeout_secs"),
-            (|c| c.backoff_initial_ms = c.backoff_max_ms + 1, "backoff_initial_ms"),
-            (|c| c.price_input_per_mtok = Some(-1.0), "price_input_per_mtok"),
-            (|c| c.price_output_per_mtok = Some(f64::INFINITY), "price_output_per_mtok"),
+            (
+                |c| c.backoff_initial_ms = c.backoff_max_ms + 1,
+                "backoff_initial_ms",
+            ),
+            (
+                |c| c.price_input_per_mtok = Some(-1.0),
+                "price_input_per_mtok",
+            ),
+            (
+                |c| c.price_output_per_mtok = Some(f64::INFINITY),
+                "price_output_per_mtok",
+            ),
             (|c| c.temperature = Some(-0.1), "temperature"),
         ];
         for (change, key) in cases {

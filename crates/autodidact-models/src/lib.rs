@@ -48,7 +48,10 @@ pub use openai::OpenAiModel;
 /// Anything that completes chat prompts.
 pub trait Model {
     /// Sends one request; the response has exactly `req.n` choices (at least one).
-    fn chat(&self, req: &ChatRequest) -> impl Future<Output = Result<ChatResponse, ModelError>> + Send;
+    fn chat(
+        &self,
+        req: &ChatRequest,
+    ) -> impl Future<Output = Result<ChatResponse, ModelError>> + Send;
     /// Totals since the model was built.
     fn usage(&self) -> UsageTotals;
     /// The model's name (for `openai`, the name sent to the server).
@@ -56,7 +59,10 @@ pub trait Model {
 }
 
 impl Model for OpenAiModel {
-    fn chat(&self, req: &ChatRequest) -> impl Future<Output = Result<ChatResponse, ModelError>> + Send {
+    fn chat(
+        &self,
+        req: &ChatRequest,
+    ) -> impl Future<Output = Result<ChatResponse, ModelError>> + Send {
         OpenAiModel::chat(self, req)
     }
 
@@ -101,7 +107,10 @@ impl AnyModel {
 }
 
 impl Model for AnyModel {
-    fn chat(&self, req: &ChatRequest) -> impl Future<Output = Result<ChatResponse, ModelError>> + Send {
+    fn chat(
+        &self,
+        req: &ChatRequest,
+    ) -> impl Future<Output = Result<ChatResponse, ModelError>> + Send {
         AnyModel::chat(self, req)
     }
 

@@ -16,7 +16,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::retry::{backoff_delay, parse_retry_after};
-use crate::{ChatRequest, ChatResponse, Completion, Message, ModelConfig, ModelError, Usage, UsageTotals};
+use crate::{
+    ChatRequest, ChatResponse, Completion, Message, ModelConfig, ModelError, Usage, UsageTotals,
+};
 
 /// How much of an error body is kept.
 const BODY_SNIPPET_CHARS: usize = 200;
@@ -104,7 +106,11 @@ impl fmt::Debug for OpenAiModel {
             .field("model", &inner.model)
             .field(
                 "urls",
-                &inner.endpoints.iter().map(|e| e.url.as_str()).collect::<Vec<_>>(),
+                &inner
+                    .endpoints
+                    .iter()
+                    .map(|e| e.url.as_str())
+                    .collect::<Vec<_>>(),
             )
             .field("api_key", &inner.api_key)
             .field("max_in_flight", &inner.max_in_flight)
@@ -136,7 +142,11 @@ impl OpenAiModel {
     /// so a missing key fails the run before any work starts.
     ///
     /// Configuration errors name the key as `models.NAME.KEY`.
-    pub fn new(name: &str, cfg: &ModelConfig, cancel: CancellationToken) -> Result<Self, ModelError> {
+    pub fn new(
+        name: &str,
+        cfg: &ModelConfig,
+        cancel: CancellationToken,
+    ) -> Result<Self, ModelError> {
         cfg.validate().map_err(|e| match e {
             ModelError::Config { key, message } => ModelError::Config {
                 key: format!("models.{name}.{key}"),
@@ -267,7 +277,12 @@ impl OpenAiModel {
 
     /// `count` single-sample requests, concurrently; the `i`-th gets the
     /// request's seed plus `first_offset + i`, so that repeats differ.
-    async fn repeated(&self, req: &ChatRequest, first_offset: u64, count: u32) -> Result<ChatResponse, ModelError> {
+    async fn repeated(
+        &self,
+        req: &ChatRequest,
+        first_offset: u64,
+        count: u32,
+    ) -> Result<ChatResponse, ModelError> {
         let sends = (0..u64::from(count)).map(|i| {
             let seed = req.seed.map(|s| s.wrapping_add(first_offset + i));
             self.send(req, 1, seed)
@@ -299,7 +314,12 @@ impl OpenAiModel {
     }
 
     /// One logical request (asking for `n` choices) with its retries.
-    async fn send(&self, req: &ChatRequest, n: u32, seed: Option<u64>) -> Result<ChatResponse, ModelError> {
+    async fn send(
+        &self,
+        req: &ChatRequest,
+        n: u32,
+        seed: Option<u64>,
+    ) -> Result<ChatResponse, ModelError> {
         let inner = &*self.inner;
         let body = WireRequest {
             model: &inner.model,
@@ -332,7 +352,10 @@ impl OpenAiModel {
                 Err(failure) => failure,
             };
             let Failure { error, retry_after } = failure;
-            if matches!(error, ModelError::Connect { .. } | ModelError::Timeout { .. }) {
+            if matches!(
+                error,
+                ModelError::Connect { .. } | ModelError::Timeout { .. }
+            ) {
                 self.mark_down(endpoint);
             }
             if !error.is_retryable() || retry >= inner.max_retries {
@@ -427,7 +450,10 @@ impl OpenAiModel {
         if let Some(key) = &inner.api_key {
             request = request.header(AUTHORIZATION, key.header.clone());
         }
-        let response = request.send().await.map_err(|e| self.transport_error(url, e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(url, e))?;
         let status = response.status();
         let retry_after = if matches!(status.as_u16(), 429 | 503) {
             response
@@ -438,7 +464,10 @@ impl OpenAiModel {
         } else {
             None
         };
-        let bytes = response.bytes().await.map_err(|e| self.transport_error(url, e))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| self.transport_error(url, e))?;
         if !status.is_success() {
             tracing::debug!(model = %inner.name, url = %url, status = status.as_u16(), "error status");
             return Err(Failure {
@@ -463,7 +492,10 @@ impl OpenAiModel {
                 completion_tokens: u.completion_tokens.unwrap_or(0),
             })
             .unwrap_or_default();
-        inner.counters.prompt_tokens.fetch_add(usage.prompt_tokens, Relaxed);
+        inner
+            .counters
+            .prompt_tokens
+            .fetch_add(usage.prompt_tokens, Relaxed);
         inner
             .counters
             .completion_tokens
@@ -481,7 +513,10 @@ impl OpenAiModel {
         let choices = wire_choices
             .into_iter()
             .map(|(index, c)| {
-                let content = c.message.and_then(|m| m.content).unwrap_or(serde_json::Value::Null);
+                let content = c
+                    .message
+                    .and_then(|m| m.content)
+                    .unwrap_or(serde_json::Value::Null);
                 Ok(Completion {
                     text: content_text(content)
                         .map_err(|m| decode_error(format!("choice {index}: {m}")))?,
@@ -537,7 +572,9 @@ fn read_api_key(var: &str) -> Result<ApiKey, ModelError> {
     let secret = std::env::var(var)
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| ModelError::MissingApiKey { var: var.to_owned() })?;
+        .ok_or_else(|| ModelError::MissingApiKey {
+            var: var.to_owned(),
+        })?;
     let mut header = HeaderValue::from_str(&format!("Bearer {}", secret.trim())).map_err(|_| {
         ModelError::Config {
             key: "api_key_env".into(),
@@ -650,7 +687,10 @@ mod tests {
         let cases = [
             (json!(null), Ok("")),
             (json!("hi"), Ok("hi")),
-            (json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]), Ok("ab")),
+            (
+                json!([{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]),
+                Ok("ab"),
+            ),
             (json!([{"type": "image"}]), Err("content part without text")),
             (json!(3), Err("neither text nor parts")),
         ];

@@ -89,7 +89,10 @@ mod tests {
             assert!(top <= ceiling, "retry {retry}: {top} > {ceiling}");
             // Full jitter: both halves of the range are used.
             if ceiling > 0 {
-                assert!(top > ceiling / 2 && bottom < ceiling / 2, "retry {retry}: {bottom}..{top}");
+                assert!(
+                    top > ceiling / 2 && bottom < ceiling / 2,
+                    "retry {retry}: {bottom}..{top}"
+                );
             }
         }
     }
@@ -103,7 +106,10 @@ mod tests {
             for _ in 0..100 {
                 let d = backoff_delay(5, 10, max, Some(Duration::from_millis(after)), &mut rng);
                 let ms = d.as_millis() as u64;
-                assert!((low..=high).contains(&ms), "after {after}: {ms} not in {low}..={high}");
+                assert!(
+                    (low..=high).contains(&ms),
+                    "after {after}: {ms} not in {low}..={high}"
+                );
             }
         }
     }

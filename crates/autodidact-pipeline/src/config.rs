@@ -299,7 +299,10 @@ impl Config {
         for (name, m) in &self.models {
             m.validate().map_err(|e| bad("models", name, e.to_string()))?;
         }
-        self.curate.validate().map_err(|e| bad("curate", "", e.to_string()))?;
+        self.curate.validate().map_err(|e| {
+            let key = e.key().map(|k| k.split('.').next().unwrap_or(k).to_string()).unwrap_or_default();
+            bad("curate", &key, e.to_string())
+        })?;
         Ok(())
     }
 

@@ -57,7 +57,7 @@ where
 /// How many requests a stage keeps under way for a model: its bound plus a little slack so
 /// that cached answers never starve the server.
 pub(crate) fn stage_limit(cfg: &Config, model: &str) -> usize {
-    cfg.models[model].max_in_flight + 32
+    cfg.models[model].max_in_flight * 2 + 32
 }
 
 fn failed_record(cfg: &Config, gen_no: u32, prompt: String, context: Option<String>, parent: &str, why: String) -> Record {

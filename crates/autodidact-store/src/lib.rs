@@ -33,10 +33,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
-use futures::channel::oneshot;
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use commit::Commit;
+use commit::Unreported;
 pub use error::StoreError;
 use writer::{Job, Op};
 
@@ -57,6 +57,8 @@ struct Inner {
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     readers: Mutex<Vec<Connection>>,
+    /// Shared with the writer and every `Commit`: see [`RunStore::flush`].
+    unreported: Unreported,
 }
 
 impl Drop for Inner {
@@ -87,10 +89,11 @@ impl RunStore {
         let conn = schema::open_writer(path)?;
         let reader = schema::open_reader(path)?;
         let (jobs, queue) = mpsc::channel();
-        let writer_path = path.to_path_buf();
+        let unreported = Unreported::default();
+        let (writer_path, writer_unreported) = (path.to_path_buf(), Arc::clone(&unreported));
         let writer = std::thread::Builder::new()
             .name("autodidact-store-writer".into())
-            .spawn(move || writer::run(conn, writer_path, queue))
+            .spawn(move || writer::run(conn, writer_path, queue, writer_unreported))
             .map_err(|_| StoreError::WriterGone)?;
         Ok(RunStore {
             inner: Arc::new(Inner {
@@ -98,6 +101,7 @@ impl RunStore {
                 jobs: Some(jobs),
                 writer: Some(writer),
                 readers: Mutex::new(vec![reader]),
+                unreported,
             }),
         })
     }
@@ -198,13 +202,13 @@ impl RunStore {
     }
 
     fn submit(&self, op: Op) -> Commit {
-        let (done, answer) = oneshot::channel();
+        let (done, commit) = commit::pair(&self.inner.unreported);
         if let Some(jobs) = &self.inner.jobs {
             // If the writer is gone the job comes back and is dropped here, and with it
             // `done`: the Commit then resolves to `WriterGone`.
             let _ = jobs.send(Job { op, done });
         }
-        Commit::new(answer)
+        commit
     }
 
     /// Runs a query on an idle read connection, opening one if all are busy.

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use futures::channel::oneshot;
 use rusqlite::{Connection, TransactionBehavior, params};
 
 use crate::StoreError;
+use crate::commit::{Completion, Unreported};
 
 /// Bounds how long the first waiter of a batch can wait behind the others.
 const MAX_BATCH: usize = 8192;
@@ -20,7 +20,7 @@ const MAX_BATCH: usize = 8192;
 /// One queued write and whom to tell when it is committed.
 pub(crate) struct Job {
     pub(crate) op: Op,
-    pub(crate) done: oneshot::Sender<Result<(), StoreError>>,
+    pub(crate) done: Completion,
 }
 
 /// What to write.
@@ -48,14 +48,17 @@ pub(crate) enum Op {
 
 /// Runs until every sender is gone (the last `RunStore` dropped), then returns after the
 /// queue is drained and committed.
-pub(crate) fn run(mut conn: Connection, path: PathBuf, jobs: Receiver<Job>) {
-    // The first failure whose waiter had dropped its `Commit`; the next flush reports it.
-    let mut unreported: Option<StoreError> = None;
+pub(crate) fn run(
+    mut conn: Connection,
+    path: PathBuf,
+    jobs: Receiver<Job>,
+    unreported: Unreported,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = jobs.recv() {
         batch.push(first);
         let result = commit_batch(&mut conn, &path, &jobs, &mut batch);
-        deliver(result, &mut batch, &mut unreported);
+        deliver(result, &mut batch, &unreported);
     }
 }
 
@@ -118,32 +121,20 @@ fn commit_batch(
 }
 
 /// Answers every job of the batch: all succeeded, or all get the batch's error.
-fn deliver(
-    result: Result<(), StoreError>,
-    batch: &mut Vec<Job>,
-    unreported: &mut Option<StoreError>,
-) {
-    // A failure of this batch that a dropped `Commit` never received…
-    let mut lost = None;
-    // …needs keeping for a later flush only if no flush in this same batch received it.
-    let mut heard_by_flush = false;
+fn deliver(result: Result<(), StoreError>, batch: &mut Vec<Job>, unreported: &Unreported) {
+    // A flush in a failed batch reports the failure itself, so the batch's dropped `Commit`s
+    // need not keep it for the next flush (which would report it twice).
+    let flush_heard = result.is_err()
+        && batch
+            .iter()
+            .any(|job| matches!(job.op, Op::Flush) && !job.done.is_dropped());
     for job in batch.drain(..) {
-        let is_flush = matches!(job.op, Op::Flush);
-        let answer = match &result {
-            Ok(()) if is_flush => unreported.take().map_or(Ok(()), Err),
-            Ok(()) => Ok(()),
-            Err(e) => Err(e.duplicate()),
+        let answer = match (&result, &job.op) {
+            (Ok(()), Op::Flush) => crate::commit::take_unreported(unreported),
+            (Ok(()), _) => Ok(()),
+            (Err(e), _) => Err(e.duplicate()),
         };
-        match job.done.send(answer) {
-            Ok(()) => heard_by_flush |= is_flush && result.is_err(),
-            Err(Err(e)) => {
-                lost.get_or_insert(e);
-            }
-            Err(Ok(())) => {}
-        }
-    }
-    if let Some(e) = lost.filter(|_| !heard_by_flush) {
-        unreported.get_or_insert(e);
+        job.done.complete(answer, flush_heard);
     }
 }
 

@@ -69,6 +69,21 @@ enum Command {
     Export(commands::export::ExportArgs),
 }
 
+/// An error and its causes, joined by `: `. Library errors often show their cause in their
+/// own message too (thiserror's `{source}`), and anyhow's `{:#}` would then print it twice;
+/// a cause whose text is already there is skipped.
+fn chain(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
+}
+
 fn main() -> ExitCode {
     printer::init_logging();
     let cli = match Cli::try_parse() {
@@ -89,9 +104,9 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::from(Exit::Success as u8),
         Err(e) => {
             if e.exit != Exit::Interrupted {
-                eprintln!("error: {:#}", e.error);
+                eprintln!("error: {}", chain(&e.error));
             } else {
-                eprintln!("{:#}", e.error);
+                eprintln!("{}", chain(&e.error));
             }
             if let Some(h) = &e.hint {
                 eprintln!("hint: {h}");

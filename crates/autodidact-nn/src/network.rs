@@ -1,0 +1,244 @@
+//! [`Network`]: a [`Model`] with the [`VarMap`] that owns its parameters; what trains, samples
+//! and is saved as a checkpoint.
+//!
+//! A checkpoint is a directory holding `config.json` (the [`Config`], with its `version`) and
+//! `model.safetensors` (every parameter, by the names in [`crate::model`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use candle_core::{Device, Tensor, Var};
+use candle_nn::VarMap;
+
+use crate::init::SeededVarMap;
+use crate::{Batch, Config, Error, Model, Result, ops};
+
+/// File name of the config in a checkpoint directory.
+pub const CONFIG_FILE: &str = "config.json";
+/// File name of the weights in a checkpoint directory.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+
+/// A model and its parameters.
+pub struct Network {
+    model: Model,
+    varmap: VarMap,
+}
+
+impl Network {
+    /// A new model with every parameter drawn from `seed` (same seed, same values).
+    pub fn init(cfg: &Config, seed: u64) -> Result<Self> {
+        cfg.validate()?;
+        let varmap = VarMap::new();
+        let vb = SeededVarMap::new(varmap.clone(), seed).into_var_builder();
+        let model = Model::new(cfg, vb)?;
+        Ok(Self { model, varmap })
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The model's config.
+    pub fn config(&self) -> &Config {
+        self.model.config()
+    }
+
+    /// The variables holding the parameters.
+    pub fn varmap(&self) -> &VarMap {
+        &self.varmap
+    }
+
+    /// Every parameter with its name, sorted by name.
+    pub fn named_vars(&self) -> Vec<(String, Var)> {
+        let data = self.varmap.data().lock().expect("VarMap lock poisoned");
+        let mut vars: Vec<(String, Var)> =
+            data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        vars
+    }
+
+    /// Number of trainable parameters.
+    pub fn n_params(&self) -> usize {
+        self.named_vars().iter().map(|(_, v)| v.elem_count()).sum()
+    }
+
+    /// An independent copy (its own parameters), e.g. to fine-tune while keeping the original.
+    pub fn try_clone(&self) -> Result<Self> {
+        let copy = Self::init(self.config(), 0)?;
+        for (name, var) in self.named_vars() {
+            copy.set(&name, var.as_tensor())?;
+        }
+        Ok(copy)
+    }
+
+    fn set(&self, name: &str, value: &Tensor) -> Result<()> {
+        let data = self.varmap.data().lock().expect("VarMap lock poisoned");
+        let var = data.get(name).ok_or_else(|| Error::Argument {
+            name: "name",
+            message: format!("the model has no parameter '{name}'"),
+        })?;
+        var.set(value)?;
+        Ok(())
+    }
+
+    /// The training loss on `batch`: mean negative log-likelihood over the positions that carry
+    /// loss; a scalar tensor to call `backward` on.
+    pub fn loss(&self, batch: &Batch) -> Result<Tensor> {
+        let cfg = self.config();
+        if batch.max_token() as usize >= cfg.vocab_size {
+            return Err(Error::Argument {
+                name: "batch",
+                message: format!(
+                    "token id {} is outside the vocabulary of {}",
+                    batch.max_token(),
+                    cfg.vocab_size
+                ),
+            });
+        }
+        let inv = 1.0 / batch.n_targets() as f32;
+        let mut total: Option<Tensor> = None;
+        for bucket in batch.buckets() {
+            let (_, len) = bucket.shape();
+            if len > cfg.max_seq_len {
+                return Err(Error::Sequence {
+                    index: bucket.sequences[0],
+                    message: format!(
+                        "has {} tokens; the model reads at most max_seq_len + 1 = {}",
+                        len + 1,
+                        cfg.max_seq_len + 1
+                    ),
+                });
+            }
+            let logits = self.model.forward_flat(&bucket.inputs)?;
+            let weights: Arc<[f32]> = bucket.mask.iter().map(|m| m * inv).collect();
+            let nll = ops::masked_nll(&logits, bucket.targets.clone(), weights)?.sum_all()?;
+            total = Some(match total {
+                None => nll,
+                Some(t) => (t + nll)?,
+            });
+        }
+        Ok(total.expect("a batch has at least one bucket"))
+    }
+
+    /// Samples continuations of `prompts`; see [`Model::generate`].
+    pub fn generate(
+        &self,
+        prompts: &[Vec<u32>],
+        max_new: usize,
+        stop_token: Option<u32>,
+        temperature: f32,
+        seed: u64,
+    ) -> Result<Vec<Vec<u32>>> {
+        self.model
+            .generate(prompts, max_new, stop_token, temperature, seed)
+    }
+
+    /// Writes `dir/config.json` and `dir/model.safetensors`, creating `dir` if needed.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            path: dir.into(),
+            source,
+        })?;
+        let config_path = dir.join(CONFIG_FILE);
+        let json = serde_json::to_string_pretty(self.config()).map_err(|source| Error::Json {
+            path: config_path.clone(),
+            source,
+        })?;
+        std::fs::write(&config_path, json + "\n").map_err(|source| Error::Io {
+            path: config_path,
+            source,
+        })?;
+        let weights_path = dir.join(WEIGHTS_FILE);
+        self.varmap
+            .save(&weights_path)
+            .map_err(|e| Error::Checkpoint {
+                path: weights_path,
+                message: format!("cannot write: {e}"),
+            })
+    }
+
+    /// Reads a checkpoint written by [`Network::save`]. An unknown config version, a missing or
+    /// extra tensor, or a tensor of the wrong shape is an error naming the file.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let cfg = read_config(&dir.join(CONFIG_FILE))?;
+        let network = Self::init(&cfg, 0)?;
+        let path = dir.join(WEIGHTS_FILE);
+        if !path.is_file() {
+            return Err(Error::Io {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            });
+        }
+        let tensors =
+            candle_core::safetensors::load(&path, &Device::Cpu).map_err(|e| Error::Checkpoint {
+                path: path.clone(),
+                message: format!("cannot read: {e}"),
+            })?;
+        let vars = network.named_vars();
+        let bad = |message: String| Error::Checkpoint {
+            path: path.clone(),
+            message,
+        };
+        let mut extra: Vec<&String> = tensors
+            .keys()
+            .filter(|k| !vars.iter().any(|(n, _)| n == *k))
+            .collect();
+        extra.sort();
+        if let Some(name) = extra.first() {
+            return Err(bad(format!(
+                "unexpected tensor '{name}' (not in a model of this config)"
+            )));
+        }
+        for (name, var) in &vars {
+            let tensor = tensors
+                .get(name)
+                .ok_or_else(|| bad(format!("missing tensor '{name}'")))?;
+            if tensor.dims() != var.dims() {
+                return Err(bad(format!(
+                    "tensor '{name}' has shape {:?}, the config needs {:?}",
+                    tensor.dims(),
+                    var.dims()
+                )));
+            }
+            let tensor = tensor.to_dtype(var.dtype())?;
+            var.set(&tensor)?;
+        }
+        Ok(network)
+    }
+}
+
+/// Reads and checks `config.json`, checking `version` before anything else so that a file from
+/// a newer build gets a version error rather than an unknown-key error.
+pub fn read_config(path: &Path) -> Result<Config> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.into(),
+        source,
+    })?;
+    let json_err = |source| Error::Json {
+        path: PathBuf::from(path),
+        source,
+    };
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(json_err)?;
+    match value.get("version") {
+        Some(v) if v.as_u64() == Some(u64::from(Config::VERSION)) => {}
+        found => {
+            return Err(Error::UnknownVersion {
+                path: path.into(),
+                found: found.map_or_else(|| "(missing)".to_string(), |v| v.to_string()),
+                supported: Config::VERSION,
+            });
+        }
+    }
+    // Parsed again from the text so that errors carry line and column.
+    let cfg: Config = serde_json::from_str(&text).map_err(json_err)?;
+    cfg.validate().map_err(|e| match e {
+        Error::InvalidConfig { key, message, .. } => Error::InvalidConfig {
+            path: Some(path.into()),
+            key,
+            message,
+        },
+        other => other,
+    })?;
+    Ok(cfg)
+}
