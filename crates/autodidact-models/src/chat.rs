@@ -222,7 +222,7 @@ pub struct ChatResponse {
 }
 
 /// Running totals for one model since it was built.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct UsageTotals {
     /// HTTP requests sent, every attempt (retries included).
     pub requests: u64,

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use autodidact_curate::Curator;
 use autodidact_data::{Record, RecordWriter, Verdict, open_records};
-use autodidact_models::AnyModel;
+use autodidact_models::{AnyModel, UsageTotals};
 use autodidact_store::RunStore;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -81,7 +81,7 @@ pub struct Summary {
     /// Sums over generations.
     pub totals: Totals,
     /// Token usage and cost of the requests this process sent, per model name.
-    pub usage: BTreeMap<String, UsageSummary>,
+    pub usage: BTreeMap<String, UsageTotals>,
 }
 
 /// Sums over all generations.
@@ -95,23 +95,6 @@ pub struct Totals {
     pub rejected: u64,
     /// Rejections by reason.
     pub rejected_by: BTreeMap<String, u64>,
-}
-
-/// Requests and tokens of one model in this process.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct UsageSummary {
-    /// HTTP requests sent (including retries' final attempts).
-    pub requests: u64,
-    /// Retries made.
-    pub retries: u64,
-    /// Requests that failed after their retries.
-    pub failures: u64,
-    /// Prompt tokens reported by the server.
-    pub prompt_tokens: u64,
-    /// Completion tokens reported by the server.
-    pub completion_tokens: u64,
-    /// Cost in USD, when prices are configured.
-    pub cost_usd: Option<f64>,
 }
 
 /// The folder of generation `gen_no`.
@@ -297,24 +280,7 @@ pub async fn run(cfg: &Config, cx: &Context, out: &Path) -> Result<Summary, Pipe
             *totals.rejected_by.entry(k.clone()).or_default() += v;
         }
     }
-    let usage = cx
-        .models
-        .iter()
-        .map(|(name, m)| {
-            let u = m.usage();
-            (
-                name.clone(),
-                UsageSummary {
-                    requests: u.requests,
-                    retries: u.retries,
-                    failures: u.failures,
-                    prompt_tokens: u.prompt_tokens,
-                    completion_tokens: u.completion_tokens,
-                    cost_usd: u.cost_usd,
-                },
-            )
-        })
-        .collect();
+    let usage = cx.models.iter().map(|(name, m)| (name.clone(), m.usage())).collect();
     let summary = Summary {
         version: SUMMARY_VERSION,
         task: cfg.generate.task.name().to_string(),
