@@ -36,9 +36,12 @@ impl Progress for Bars {
     fn start(&self, stage: &str, total: u64) -> Box<dyn StageProgress> {
         let bar = self.multi.add(ProgressBar::new(total));
         let style = ProgressStyle::with_template(
-            "{msg:32} [{bar:30}] {pos}/{len} {per_sec:>10} eta {eta}",
+            "{msg:32} [{bar:30}] {pos}/{len} {rate:>10} eta {eta}",
         )
         .expect("a valid template")
+        .with_key("rate", |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.1}/s", state.per_sec());
+        })
         .progress_chars("=> ");
         bar.set_style(style);
         bar.set_message(stage.to_string());
