@@ -90,8 +90,15 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     }
 }
 
+/// A path as a shell word: quoted when it holds anything a shell would split or expand.
+fn shell_word(path: &Path) -> String {
+    let s = path.display().to_string();
+    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c));
+    if plain { s } else { format!("'{}'", s.replace('\'', "'\\''")) }
+}
+
 fn resume_command(config: &Path, out: &Path, seed: Option<u64>) -> String {
-    let mut cmd = format!("autodidact run {} --out {}", config.display(), out.display());
+    let mut cmd = format!("autodidact run {} --out {}", shell_word(config), shell_word(out));
     if let Some(s) = seed {
         let _ = write!(cmd, " --seed {s}");
     }
@@ -129,4 +136,18 @@ fn human_summary(s: &Summary, out: &Path) -> String {
         out.join("summary.json").display()
     );
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_command_quotes_paths_a_shell_would_split() {
+        assert_eq!(resume_command(Path::new("run.toml"), Path::new("runs/a"), None), "autodidact run run.toml --out runs/a");
+        assert_eq!(
+            resume_command(Path::new("my run.toml"), Path::new("it's"), Some(3)),
+            "autodidact run 'my run.toml' --out 'it'\\''s' --seed 3"
+        );
+    }
 }
