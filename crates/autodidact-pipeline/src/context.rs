@@ -109,7 +109,7 @@ impl Context {
     pub fn check(&self, failure: Option<(&str, &ModelError)>) -> Result<(), PipelineError> {
         if self.unreachable.load(Ordering::SeqCst) {
             if let Some((name, e)) = failure {
-                return Err(PipelineError::Unreachable { name: name.to_string(), source: clone_error(e) });
+                return Err(PipelineError::Unreachable { name: name.to_string(), source: e.clone() });
             }
             return Err(PipelineError::Unreachable {
                 name: "a model".into(),
@@ -142,12 +142,5 @@ impl Context {
                 )
             })
             .collect()
-    }
-}
-
-fn clone_error(e: &ModelError) -> ModelError {
-    match e {
-        ModelError::Connect { url, message } => ModelError::Connect { url: url.clone(), message: message.clone() },
-        other => ModelError::Connect { url: String::new(), message: other.to_string() },
     }
 }
