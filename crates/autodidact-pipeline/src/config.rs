@@ -261,15 +261,14 @@ impl Config {
                 ),
             ));
         }
-        if let Some(judge) = &self.grade.judge {
-            if judge != "writer" && !self.models.contains_key(judge) {
+        if let Some(judge) = &self.grade.judge
+            && judge != "writer" && !self.models.contains_key(judge) {
                 return Err(bad(
                     "grade",
                     "judge",
                     format!("no model named '{judge}'; use \"writer\" for self-grading or one of: {}", self.model_names()),
                 ));
             }
-        }
         if self.generate.per_seed == 0 {
             return Err(bad("generate", "per_seed", "must be at least 1".into()));
         }

@@ -73,12 +73,11 @@ impl Context {
         let m = self.model(model);
         let key = req.cache_key(m.model_name());
         let counters = &self.counters[model];
-        if let Ok(Some(body)) = self.store.get_response(&key) {
-            if let Ok(resp) = serde_json::from_str::<ChatResponse>(&body) {
+        if let Ok(Some(body)) = self.store.get_response(&key)
+            && let Ok(resp) = serde_json::from_str::<ChatResponse>(&body) {
                 counters.cached.fetch_add(1, Ordering::Relaxed);
                 return Ok(resp);
             }
-        }
         if self.cancel.is_cancelled() {
             return Err(ModelError::Cancelled);
         }

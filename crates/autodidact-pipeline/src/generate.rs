@@ -278,11 +278,10 @@ pub fn parse_qa_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
     for item in items {
         let q = item.get("question").or_else(|| item.get("q")).and_then(|v| v.as_str());
         let a = item.get("answer").or_else(|| item.get("a")).and_then(|v| v.as_str());
-        if let (Some(q), Some(a)) = (q, a) {
-            if !q.trim().is_empty() {
+        if let (Some(q), Some(a)) = (q, a)
+            && !q.trim().is_empty() {
                 pairs.push((q.trim().to_string(), a.trim().to_string()));
             }
-        }
     }
     if pairs.is_empty() {
         return Err("no question-answer pairs in the answer".into());

@@ -44,15 +44,13 @@ fn json_objects(text: &str) -> Vec<Value> {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'{' {
-            if let Some(end) = matching_brace(&text[i..]) {
-                if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(&text[i..i + end]) {
+        if bytes[i] == b'{'
+            && let Some(end) = matching_brace(&text[i..])
+                && let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(&text[i..i + end]) {
                     found.push(v);
                     i += end;
                     continue;
                 }
-            }
-        }
         i += 1;
     }
     found
@@ -189,11 +187,10 @@ fn from_lines(text: &str, rubric: &Rubric) -> Option<Judgement> {
         let clean = line.trim().trim_start_matches(['-', '*', ' ']).replace("**", "");
         let Some((name, rest)) = clean.split_once(':') else { continue };
         let name = name.trim().to_lowercase();
-        if let Some(c) = rubric.criteria.iter().find(|c| c.name.to_lowercase() == name) {
-            if let Some(s) = score_from_str(rest, rubric.scale) {
+        if let Some(c) = rubric.criteria.iter().find(|c| c.name.to_lowercase() == name)
+            && let Some(s) = score_from_str(rest, rubric.scale) {
                 scores.insert(c.name.clone(), s.clamp(0.0, rubric.scale));
             }
-        }
     }
     (scores.len() == rubric.criteria.len()).then(|| Judgement { scores, explanation: text.trim().to_string() })
 }

@@ -75,7 +75,7 @@ impl Rubric {
         if rubric.criteria.is_empty() {
             return Err(bad("no [[criteria]]".into()));
         }
-        if !(rubric.scale > 0.0) {
+        if !rubric.scale.is_finite() || rubric.scale <= 0.0 {
             return Err(bad("scale must be positive".into()));
         }
         let mut names = std::collections::HashSet::new();
@@ -83,7 +83,7 @@ impl Rubric {
             if c.name.trim().is_empty() || !names.insert(c.name.to_lowercase()) {
                 return Err(bad(format!("criterion names must be unique and non-empty ('{}')", c.name)));
             }
-            if !(c.weight >= 0.0) {
+            if !c.weight.is_finite() || c.weight < 0.0 {
                 return Err(bad(format!("criterion '{}': weight must be zero or more", c.name)));
             }
         }
