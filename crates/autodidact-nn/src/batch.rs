@@ -6,6 +6,11 @@
 //! one dense `(rows, len - 1)` input tensor. Shorter sequences in a bucket are filled at the
 //! end with token 0: under causal attention no real position ever sees a fill position, and
 //! fill positions carry no loss, so the caller's vocabulary needs no padding token.
+//!
+//! Position ids are the sequence index by default. A caller may give its own per token
+//! ([`TrainData::with_positions`]), e.g. the significance of a digit within its number, which
+//! lets a model align digits of numbers of any length (McLeish et al. 2024, "abacus"
+//! embeddings); ids must stay below the model's `max_seq_len`.
 
 use std::sync::Arc;
 
@@ -26,6 +31,7 @@ pub const BUCKET_FILL_FRACTION: f64 = 0.125;
 pub struct TrainData {
     sequences: Vec<Vec<u32>>,
     loss_masks: Vec<Vec<bool>>,
+    positions: Option<Vec<Vec<u32>>>,
 }
 
 impl TrainData {
@@ -36,7 +42,29 @@ impl TrainData {
         Ok(Self {
             sequences,
             loss_masks,
+            positions: None,
         })
+    }
+
+    /// Like [`TrainData::new`], with the position id of every token given (one `Vec` per
+    /// sequence, as long as it).
+    pub fn with_positions(
+        sequences: Vec<Vec<u32>>,
+        loss_masks: Vec<Vec<bool>>,
+        positions: Vec<Vec<u32>>,
+    ) -> Result<Self> {
+        check(&sequences, &loss_masks)?;
+        check_positions(&sequences, &positions)?;
+        Ok(Self {
+            sequences,
+            loss_masks,
+            positions: Some(positions),
+        })
+    }
+
+    /// The position ids, when given.
+    pub fn positions(&self) -> Option<&[Vec<u32>]> {
+        self.positions.as_deref()
     }
 
     /// Number of sequences.
@@ -61,18 +89,54 @@ impl TrainData {
 
     /// The batch of the sequences at `indices`.
     pub fn batch(&self, indices: &[usize]) -> Result<Batch> {
-        let items: Vec<(usize, &[u32], &[bool])> = indices
+        let items: Vec<Item> = indices
             .iter()
             .map(|&i| {
                 let seq = self.sequences.get(i).ok_or_else(|| Error::Argument {
                     name: "indices",
                     message: format!("index {i} is out of range for {} sequences", self.len()),
                 })?;
-                Ok((i, seq.as_slice(), self.loss_masks[i].as_slice()))
+                Ok(Item {
+                    index: i,
+                    seq,
+                    mask: &self.loss_masks[i],
+                    positions: self.positions.as_ref().map(|p| p[i].as_slice()),
+                })
             })
             .collect::<Result<_>>()?;
         Batch::build(&items)
     }
+}
+
+/// One sequence of a batch being built: its index in the caller's slice, tokens, loss mask
+/// and position ids (when given). Already checked.
+struct Item<'a> {
+    index: usize,
+    seq: &'a [u32],
+    mask: &'a [bool],
+    positions: Option<&'a [u32]>,
+}
+
+fn check_positions(sequences: &[Vec<u32>], positions: &[Vec<u32>]) -> Result<()> {
+    if sequences.len() != positions.len() {
+        return Err(Error::Argument {
+            name: "positions",
+            message: format!(
+                "{} position lists for {} sequences",
+                positions.len(),
+                sequences.len()
+            ),
+        });
+    }
+    for (index, (seq, pos)) in sequences.iter().zip(positions).enumerate() {
+        if seq.len() != pos.len() {
+            return Err(Error::Sequence {
+                index,
+                message: format!("has {} tokens but {} position ids", seq.len(), pos.len()),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check(sequences: &[Vec<u32>], loss_masks: &[Vec<bool>]) -> Result<()> {
@@ -118,6 +182,9 @@ fn check_one(index: usize, seq: &[u32], mask: &[bool]) -> Result<()> {
 pub struct Bucket {
     /// Input ids `(rows, len)`: each sequence without its last token, filled with 0.
     pub inputs: Tensor,
+    /// Position ids of the inputs, `(rows * len,)` (fill positions get 0), when the data
+    /// gives them; `None` means the sequence index.
+    pub positions: Option<Tensor>,
     /// Target ids, `rows * len`, row-major: each sequence without its first token.
     pub targets: Arc<[u32]>,
     /// 1 where the target counts towards the loss, else 0; `rows * len`.
@@ -148,6 +215,7 @@ pub struct Batch {
     buckets: Vec<Bucket>,
     n_targets: usize,
     max_token: u32,
+    max_position: Option<u32>,
 }
 
 impl Batch {
@@ -155,17 +223,44 @@ impl Batch {
     /// malformed sequence, or says that no position carries loss.
     pub fn from_sequences(sequences: &[Vec<u32>], loss_mask: &[Vec<bool>]) -> Result<Self> {
         check(sequences, loss_mask)?;
-        let items: Vec<(usize, &[u32], &[bool])> = sequences
+        let items: Vec<Item> = sequences
             .iter()
             .zip(loss_mask)
             .enumerate()
-            .map(|(i, (s, m))| (i, s.as_slice(), m.as_slice()))
+            .map(|(index, (seq, mask))| Item {
+                index,
+                seq,
+                mask,
+                positions: None,
+            })
             .collect();
         Self::build(&items)
     }
 
-    /// `items` are (index, sequence, mask), already checked.
-    fn build(items: &[(usize, &[u32], &[bool])]) -> Result<Self> {
+    /// Like [`Batch::from_sequences`], with the position id of every token given.
+    pub fn from_sequences_at(
+        sequences: &[Vec<u32>],
+        loss_mask: &[Vec<bool>],
+        positions: &[Vec<u32>],
+    ) -> Result<Self> {
+        check(sequences, loss_mask)?;
+        check_positions(sequences, positions)?;
+        let items: Vec<Item> = sequences
+            .iter()
+            .zip(loss_mask)
+            .zip(positions)
+            .enumerate()
+            .map(|(index, ((seq, mask), pos))| Item {
+                index,
+                seq,
+                mask,
+                positions: Some(pos),
+            })
+            .collect();
+        Self::build(&items)
+    }
+
+    fn build(items: &[Item]) -> Result<Self> {
         if items.is_empty() {
             return Err(Error::Argument {
                 name: "sequences",
@@ -174,7 +269,7 @@ impl Batch {
         }
         let n_targets: usize = items
             .iter()
-            .map(|(_, _, m)| m.iter().filter(|b| **b).count())
+            .map(|it| it.mask.iter().filter(|b| **b).count())
             .sum();
         if n_targets == 0 {
             return Err(Error::Argument {
@@ -184,20 +279,25 @@ impl Batch {
         }
         let max_token = items
             .iter()
-            .flat_map(|(_, s, _)| s.iter())
+            .flat_map(|it| it.seq.iter())
             .copied()
             .max()
             .unwrap_or(0);
+        let max_position = items
+            .iter()
+            .filter_map(|it| it.positions)
+            .flat_map(|p| p.iter().copied())
+            .max();
         // Longest first, ties in the caller's order, so buckets are deterministic.
         let mut order: Vec<usize> = (0..items.len()).collect();
-        order.sort_by_key(|&k| std::cmp::Reverse(items[k].1.len()));
+        order.sort_by_key(|&k| std::cmp::Reverse(items[k].seq.len()));
         let mut buckets = Vec::new();
         let mut start = 0;
         while start < order.len() {
-            let width = items[order[start]].1.len();
+            let width = items[order[start]].seq.len();
             let (mut end, mut real, mut fill) = (start, 0usize, 0usize);
             while end < order.len() {
-                let len = items[order[end]].1.len();
+                let len = items[order[end]].seq.len();
                 let allowed =
                     BUCKET_MIN_FILL.max(((real + len) as f64 * BUCKET_FILL_FRACTION) as usize);
                 if fill + (width - len) > allowed {
@@ -207,8 +307,7 @@ impl Batch {
                 fill += width - len;
                 end += 1;
             }
-            let members: Vec<&(usize, &[u32], &[bool])> =
-                order[start..end].iter().map(|&k| &items[k]).collect();
+            let members: Vec<&Item> = order[start..end].iter().map(|&k| &items[k]).collect();
             buckets.push(bucket(&members, width - 1)?);
             start = end;
         }
@@ -216,7 +315,13 @@ impl Batch {
             buckets,
             n_targets,
             max_token,
+            max_position,
         })
+    }
+
+    /// Largest position id given by the data, if it gives them.
+    pub fn max_position(&self) -> Option<u32> {
+        self.max_position
     }
 
     /// The buckets, longest first.
@@ -245,14 +350,20 @@ impl Batch {
     }
 }
 
-fn bucket(members: &[&(usize, &[u32], &[bool])], len: usize) -> Result<Bucket> {
+fn bucket(members: &[&Item], len: usize) -> Result<Bucket> {
     let rows = members.len();
     let mut inputs = vec![0u32; rows * len];
     let mut targets = vec![0u32; rows * len];
     let mut mask = vec![0f32; rows * len];
-    for (r, (_, seq, m)) in members.iter().enumerate() {
+    let given = members.iter().any(|it| it.positions.is_some());
+    let mut positions = vec![0u32; if given { rows * len } else { 0 }];
+    for (r, it) in members.iter().enumerate() {
+        let (seq, m) = (it.seq, it.mask);
         let n = seq.len() - 1;
         inputs[r * len..r * len + n].copy_from_slice(&seq[..n]);
+        if let Some(p) = it.positions {
+            positions[r * len..r * len + n].copy_from_slice(&p[..n]);
+        }
         targets[r * len..r * len + n].copy_from_slice(&seq[1..]);
         for (dst, &on) in mask[r * len..r * len + n].iter_mut().zip(&m[1..]) {
             *dst = if on { 1.0 } else { 0.0 };
@@ -260,9 +371,14 @@ fn bucket(members: &[&(usize, &[u32], &[bool])], len: usize) -> Result<Bucket> {
     }
     Ok(Bucket {
         inputs: Tensor::from_vec(inputs, (rows, len), &Device::Cpu)?,
+        positions: if given {
+            Some(Tensor::from_vec(positions, rows * len, &Device::Cpu)?)
+        } else {
+            None
+        },
         targets: targets.into(),
         mask: mask.into(),
-        sequences: members.iter().map(|(i, _, _)| *i).collect(),
-        lengths: members.iter().map(|(_, s, _)| s.len() - 1).collect(),
+        sequences: members.iter().map(|it| it.index).collect(),
+        lengths: members.iter().map(|it| it.seq.len() - 1).collect(),
     })
 }

@@ -300,8 +300,14 @@ impl Model {
     }
 
     /// The residual stream after the final LayerNorm, before the output head:
-    /// `tokens (b, t) -> (b * t, d)`, with positions starting after the cached ones.
-    fn hidden(&self, tokens: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
+    /// `tokens (b, t) -> (b * t, d)`. Position ids are `positions` (`(b * t,)` u32, each below
+    /// `max_seq_len`) when given, else the sequence index, counting after the cached positions.
+    fn hidden(
+        &self,
+        tokens: &Tensor,
+        positions: Option<&Tensor>,
+        mut cache: Option<&mut KvCache>,
+    ) -> Result<Tensor> {
         let (b, t) = tokens.dims2()?;
         let offset = cache.as_ref().map_or(0, |c| c.len);
         if offset + t > self.cfg.max_seq_len {
@@ -315,10 +321,20 @@ impl Model {
             bail!("empty input of shape ({b}, {t})")
         }
         let ids = tokens.flatten_all()?;
-        let positions: Vec<u32> = (0..b)
-            .flat_map(|_| (offset..offset + t).map(|p| p as u32))
-            .collect();
-        let positions = Tensor::from_vec(positions, b * t, tokens.device())?;
+        let positions = match positions {
+            Some(p) => {
+                if p.dims() != [b * t] {
+                    bail!("positions of shape {:?} for tokens of shape ({b}, {t})", p.dims())
+                }
+                p.clone()
+            }
+            None => {
+                let seq: Vec<u32> = (0..b)
+                    .flat_map(|_| (offset..offset + t).map(|p| p as u32))
+                    .collect();
+                Tensor::from_vec(seq, b * t, tokens.device())?
+            }
+        };
         let mut xs =
             (self.tok_emb.index_select(&ids, 0)? + self.pos_emb.index_select(&positions, 0)?)?;
         if let Some(cache) = cache.as_deref_mut() {
@@ -339,16 +355,28 @@ impl Model {
         self.head.forward_scaled(hidden, &self.ln_f)
     }
 
-    /// Logits for the flattened positions: `tokens (b, t) -> (b * t, vocab)`.
-    pub(crate) fn forward_flat(&self, tokens: &Tensor) -> Result<Tensor> {
-        self.logits(&self.hidden(tokens, None)?)
+    /// Logits for the flattened positions: `tokens (b, t) -> (b * t, vocab)`, with explicit
+    /// position ids `(b * t,)` or sequential ones.
+    pub(crate) fn forward_flat(&self, tokens: &Tensor, positions: Option<&Tensor>) -> Result<Tensor> {
+        self.logits(&self.hidden(tokens, positions, None)?)
     }
 
     /// Runs `tokens (b, t)` after the positions already in `cache`, appends their keys and
     /// values to it, and returns the logits of the last new position: `(b, vocab)`.
     pub fn forward_cached(&self, tokens: &Tensor, cache: &mut KvCache) -> Result<Tensor> {
+        self.forward_cached_at(tokens, None, cache)
+    }
+
+    /// [`Model::forward_cached`] with explicit position ids `(b * t,)` u32 for the new tokens
+    /// (each below `max_seq_len`); `None` numbers them after the cached ones.
+    pub fn forward_cached_at(
+        &self,
+        tokens: &Tensor,
+        positions: Option<&Tensor>,
+        cache: &mut KvCache,
+    ) -> Result<Tensor> {
         let (b, t) = tokens.dims2()?;
-        let hidden = self.hidden(tokens, Some(cache))?; // (b * t, d)
+        let hidden = self.hidden(tokens, positions, Some(cache))?; // (b * t, d)
         let last = hidden
             .reshape((b, t, self.cfg.d_model))?
             .narrow(1, t - 1, 1)?
@@ -373,7 +401,7 @@ impl Module for Model {
         if tokens.dtype() != DType::U32 {
             bail!("tokens must be u32, got {:?}", tokens.dtype())
         }
-        self.forward_flat(tokens)?
+        self.forward_flat(tokens, None)?
             .reshape((b, t, self.cfg.vocab_size))
     }
 }

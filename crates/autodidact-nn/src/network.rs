@@ -96,6 +96,15 @@ impl Network {
                 ),
             });
         }
+        if let Some(p) = batch.max_position().filter(|p| *p as usize >= cfg.max_seq_len) {
+            return Err(Error::Argument {
+                name: "batch",
+                message: format!(
+                    "position id {p} is outside the model's max_seq_len of {}",
+                    cfg.max_seq_len
+                ),
+            });
+        }
         let inv = 1.0 / batch.n_targets() as f32;
         let mut total: Option<Tensor> = None;
         for bucket in batch.buckets() {
@@ -110,7 +119,8 @@ impl Network {
                     ),
                 });
             }
-            let logits = self.model.forward_flat(&bucket.inputs)?;
+            let logits = self.model
+                .forward_flat(&bucket.inputs, bucket.positions.as_ref())?;
             let weights: Arc<[f32]> = bucket.mask.iter().map(|m| m * inv).collect();
             let nll = ops::masked_nll(&logits, bucket.targets.clone(), weights)?.sum_all()?;
             total = Some(match total {
@@ -132,6 +142,20 @@ impl Network {
     ) -> Result<Vec<Vec<u32>>> {
         self.model
             .generate(prompts, max_new, stop_token, temperature, seed)
+    }
+
+    /// Samples continuations of `prompts` at given position ids; see [`Model::generate_at`].
+    pub fn generate_at(
+        &self,
+        prompts: &[Vec<u32>],
+        positions: &[Vec<u32>],
+        max_new: usize,
+        stop_token: Option<u32>,
+        temperature: f32,
+        seed: u64,
+    ) -> Result<Vec<Vec<u32>>> {
+        self.model
+            .generate_at(prompts, positions, max_new, stop_token, temperature, seed)
     }
 
     /// Writes `dir/config.json` and `dir/model.safetensors`, creating `dir` if needed.

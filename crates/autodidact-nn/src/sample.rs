@@ -32,6 +32,61 @@ impl Model {
         temperature: f32,
         seed: u64,
     ) -> Result<Vec<Vec<u32>>> {
+        self.generate_inner(prompts, None, max_new, stop_token, temperature, seed)
+    }
+
+    /// [`Model::generate`] with the position id of every prompt token given (`positions[i]` as
+    /// long as `prompts[i]`); each new token takes the position after the one before it.
+    pub fn generate_at(
+        &self,
+        prompts: &[Vec<u32>],
+        positions: &[Vec<u32>],
+        max_new: usize,
+        stop_token: Option<u32>,
+        temperature: f32,
+        seed: u64,
+    ) -> Result<Vec<Vec<u32>>> {
+        if positions.len() != prompts.len() {
+            return Err(Error::Argument {
+                name: "positions",
+                message: format!(
+                    "{} position lists for {} prompts",
+                    positions.len(),
+                    prompts.len()
+                ),
+            });
+        }
+        let max_seq_len = self.config().max_seq_len;
+        for (index, (prompt, pos)) in prompts.iter().zip(positions).enumerate() {
+            let bad = |message: String| Err(Error::Prompt { index, message });
+            if pos.len() != prompt.len() {
+                return bad(format!(
+                    "has {} tokens but {} position ids",
+                    prompt.len(),
+                    pos.len()
+                ));
+            }
+            let last = pos.iter().copied().max().unwrap_or(0) as usize;
+            let fed_last = pos.last().map_or(0, |p| *p as usize) + max_new.saturating_sub(1);
+            if last.max(fed_last) >= max_seq_len {
+                return bad(format!(
+                    "position ids reach {} with {max_new} new tokens; the model has {max_seq_len} positions",
+                    last.max(fed_last)
+                ));
+            }
+        }
+        self.generate_inner(prompts, Some(positions), max_new, stop_token, temperature, seed)
+    }
+
+    fn generate_inner(
+        &self,
+        prompts: &[Vec<u32>],
+        positions: Option<&[Vec<u32>]>,
+        max_new: usize,
+        stop_token: Option<u32>,
+        temperature: f32,
+        seed: u64,
+    ) -> Result<Vec<Vec<u32>>> {
         let cfg = self.config();
         if !(temperature.is_finite() && temperature >= 0.0) {
             return Err(Error::Argument {
@@ -75,6 +130,7 @@ impl Model {
             for chunk in indices.chunks(MAX_DECODE_BATCH) {
                 self.decode(
                     prompts,
+                    positions,
                     chunk,
                     max_new,
                     stop_token,
@@ -92,6 +148,7 @@ impl Model {
     fn decode(
         &self,
         prompts: &[Vec<u32>],
+        positions: Option<&[Vec<u32>]>,
         indices: &[usize],
         max_new: usize,
         stop_token: Option<u32>,
@@ -107,9 +164,20 @@ impl Model {
         let mut active: Vec<usize> = (0..indices.len()).collect();
         let rows: Vec<Vec<u32>> = indices.iter().map(|&i| prompts[i].clone()).collect();
         let mut input = Model::tokens_tensor(&rows)?;
+        // With given positions: the ids of the current input, and of each row's last token.
+        let mut last_pos: Vec<u32> = Vec::new();
+        let mut input_pos = positions
+            .map(|p| {
+                last_pos = indices.iter().map(|&i| *p[i].last().unwrap_or(&0)).collect();
+                let flat: Vec<u32> = indices.iter().flat_map(|&i| p[i].iter().copied()).collect();
+                Tensor::from_vec(flat, rows.len() * rows[0].len(), &Device::Cpu)
+            })
+            .transpose()?;
         let mut cache = KvCache::new();
         for step in 0..max_new {
-            let logits = self.forward_cached(&input, &mut cache)?.to_vec2::<f32>()?;
+            let logits = self
+                .forward_cached_at(&input, input_pos.as_ref(), &mut cache)?
+                .to_vec2::<f32>()?;
             let mut keep = Vec::with_capacity(active.len());
             let mut next = Vec::with_capacity(active.len());
             for (row, &k) in active.iter().enumerate() {
@@ -130,6 +198,13 @@ impl Model {
                 active = keep.iter().map(|&r| active[r as usize]).collect();
             }
             input = Tensor::from_vec(next, (active.len(), 1), &Device::Cpu)?;
+            if input_pos.is_some() {
+                let next_pos: Vec<u32> = active.iter().map(|&k| last_pos[k] + 1).collect();
+                for &k in &active {
+                    last_pos[k] += 1;
+                }
+                input_pos = Some(Tensor::from_vec(next_pos, active.len(), &Device::Cpu)?);
+            }
         }
         Ok(())
     }

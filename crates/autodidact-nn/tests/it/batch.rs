@@ -118,3 +118,20 @@ fn malformed_sequences_are_named() {
         "{err}"
     );
 }
+
+#[test]
+fn given_positions_travel_with_their_rows() {
+    let seqs = vec![vec![1, 2, 3], vec![4, 5]];
+    let positions = vec![vec![5, 6, 5], vec![9, 3]];
+    let batch = Batch::from_sequences_at(&seqs, &masks_after(&seqs, 1), &positions).unwrap();
+    assert_eq!(batch.max_position(), Some(9));
+    let b = &batch.buckets()[0];
+    // Inputs drop the last token; the shorter row is filled (position 0).
+    assert_eq!(b.positions.as_ref().unwrap().to_vec1::<u32>().unwrap(), vec![5, 6, 9, 0]);
+    let err = Batch::from_sequences_at(&seqs, &masks_after(&seqs, 1), &[vec![1, 2, 3], vec![1]])
+        .unwrap_err();
+    assert!(matches!(err, Error::Sequence { index: 1, .. }), "{err}");
+    assert!(Batch::from_sequences(&seqs, &masks_after(&seqs, 1)).unwrap().buckets()[0]
+        .positions
+        .is_none());
+}

@@ -220,3 +220,95 @@ fn kv_cache_grows_and_drops_rows_without_changing_results() {
             .is_err()
     );
 }
+
+#[test]
+fn explicit_sequential_positions_match_the_default() {
+    let network = tiny_network(5);
+    let positions: Vec<Vec<u32>> = prompts()
+        .iter()
+        .map(|p| (0..p.len() as u32).collect())
+        .collect();
+    let default = network.generate(&prompts(), 6, None, 1.0, 9).unwrap();
+    let given = network
+        .generate_at(&prompts(), &positions, 6, None, 1.0, 9)
+        .unwrap();
+    assert_eq!(default, given);
+}
+
+#[test]
+fn given_positions_decode_like_the_full_forward_pass() {
+    // Positions that are not the sequence index (an offset, and a repeated id, as digit
+    // significance gives): greedy decoding with the cache must equal re-running the whole
+    // sequence at its positions, and must differ from sequential positions.
+    let network = tiny_network(8);
+    let prompt = vec![1u32, 2, 3];
+    let pos = vec![7u32, 8, 7];
+    let got = network
+        .generate_at(std::slice::from_ref(&prompt), std::slice::from_ref(&pos), 5, None, 0.0, 0)
+        .unwrap()
+        .remove(0);
+    let mut seq = prompt.clone();
+    let mut seq_pos = pos.clone();
+    let mut want = Vec::new();
+    for _ in 0..5 {
+        let data = autodidact_nn::TrainData::with_positions(
+            vec![seq.iter().copied().chain([0]).collect()],
+            vec![vec![false; seq.len()].into_iter().chain([true]).collect()],
+            vec![seq_pos.iter().copied().chain([0]).collect()],
+        )
+        .unwrap();
+        let batch = data.batch(&[0]).unwrap();
+        let bucket = &batch.buckets()[0];
+        assert_eq!(
+            bucket.positions.as_ref().unwrap().to_vec1::<u32>().unwrap(),
+            seq_pos
+        );
+        let logits = network
+            .model()
+            .forward_cached_at(
+                &bucket.inputs,
+                bucket.positions.as_ref(),
+                &mut KvCache::new(),
+            )
+            .unwrap();
+        let last: Vec<f32> = logits.i(0).unwrap().to_vec1().unwrap();
+        let token =
+            (0..last.len()).fold(0, |best, i| if last[i] > last[best] { i } else { best }) as u32;
+        want.push(token);
+        seq.push(token);
+        seq_pos.push(seq_pos.last().unwrap() + 1);
+    }
+    assert_eq!(got, want);
+    let sequential = network
+        .generate(std::slice::from_ref(&prompt), 5, None, 0.0, 0)
+        .unwrap()
+        .remove(0);
+    let logits_at = |p: Vec<u32>| {
+        network
+            .model()
+            .forward_cached_at(
+                &Model::tokens_tensor(std::slice::from_ref(&prompt)).unwrap(),
+                Some(&candle_core::Tensor::new(p, &candle_core::Device::Cpu).unwrap()),
+                &mut KvCache::new(),
+            )
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap()
+    };
+    assert_ne!(logits_at(vec![7, 8, 7]), logits_at(vec![0, 1, 2]));
+    let _ = sequential;
+}
+
+#[test]
+fn positions_past_the_table_are_refused() {
+    let network = tiny_network(1);
+    let max = network.config().max_seq_len as u32;
+    let err = network
+        .generate_at(&[vec![1]], &[vec![max - 1]], 3, None, 0.0, 0)
+        .unwrap_err();
+    assert!(matches!(err, Error::Prompt { index: 0, .. }), "{err}");
+    let err = network
+        .generate_at(&[vec![1, 2]], &[vec![0]], 1, None, 0.0, 0)
+        .unwrap_err();
+    assert!(err.to_string().contains("position ids"), "{err}");
+}
