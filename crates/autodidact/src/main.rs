@@ -59,7 +59,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the configured loop (generate -> grade -> curate), or resume it in its run directory.
+    /// Run the configured loop (generate -> grade -> curate), or resume it in its run directory;
+    /// without a configuration, the built-in default (an embedded model teaches itself arithmetic).
     Run(commands::run::RunArgs),
     /// Write a commented starter configuration.
     Init(commands::init::InitArgs),
@@ -85,6 +86,8 @@ fn chain(error: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    // SAFETY: first thing in main, before any other thread exists or any tensor is made.
+    unsafe { autodidact_nn::set_thread_defaults() };
     printer::init_logging();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -1,5 +1,6 @@
 //! One file per subcommand.
 
+pub mod arithmetic;
 pub mod export;
 pub mod init;
 pub mod inspect;

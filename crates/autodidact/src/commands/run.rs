@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::anyhow;
+use autodidact_tiny::ArithmeticConfig;
 use autodidact_pipeline::{Config, Context, PipelineError, Summary, build_models, open_run_dir};
 use tokio_util::sync::CancellationToken;
 
@@ -15,27 +16,42 @@ use crate::{CliError, Exit};
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// The run configuration (TOML; `autodidact init` writes one). Without it, the built-in
-    /// default: the arithmetic self-learning demo on the embedded model (not built yet).
+    /// default: an embedded model teaches itself arithmetic (no network, about 10 minutes).
     config: Option<PathBuf>,
-    /// The run directory [default: runs/<config name>]. Running again on the same directory
+    /// A built-in run instead of CONFIG: `arithmetic` (the default) or `arithmetic-small`
+    /// (the same loop in well under a minute).
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
+    scenario: Option<String>,
+    /// The run directory [default: runs/<config or scenario name>]. Running again on the same directory
     /// resumes: finished work is not redone and no stored request is sent again.
     #[arg(long)]
-    out: Option<PathBuf>,
+    pub(super) out: Option<PathBuf>,
     /// Overrides `[run] seed`.
     #[arg(long)]
-    seed: Option<u64>,
+    pub(super) seed: Option<u64>,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
-    json: bool,
+    pub(super) json: bool,
 }
 
 pub fn run(args: RunArgs) -> Result<(), CliError> {
     let Some(config) = args.config.clone() else {
-        return Err(CliError::bad(anyhow!(
-            "the built-in default run (an embedded model teaching itself arithmetic) is not built yet"
-        ))
-        .hint("write a configuration with `autodidact init` and run `autodidact run autodidact.toml`"));
+        let name = args.scenario.clone().unwrap_or_else(|| "arithmetic".into());
+        let Some(cfg) = ArithmeticConfig::profile(&name) else {
+            return Err(CliError::bad(anyhow!("no built-in scenario named `{name}`"))
+                .hint(format!("the built-in scenarios are {}", ArithmeticConfig::PROFILES.join(", "))));
+        };
+        let resume = format!("autodidact run --scenario {name}");
+        return super::arithmetic::run(cfg, &args, &PathBuf::from("runs").join(&name), resume);
     };
+    let text = std::fs::read_to_string(&config)
+        .map_err(|e| CliError::bad(anyhow!("cannot read config '{}': {e}", config.display())))?;
+    if ArithmeticConfig::is_arithmetic(&text) {
+        let cfg = ArithmeticConfig::parse(&text, &config).map_err(CliError::bad)?;
+        let stem = config.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
+        let resume = format!("autodidact run {}", shell_word(&config));
+        return super::arithmetic::run(cfg, &args, &PathBuf::from("runs").join(stem), resume);
+    }
     let mut cfg = Config::load(&config).map_err(CliError::bad)?;
     if let Some(seed) = args.seed {
         cfg.run.seed = seed;
@@ -91,7 +107,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
 }
 
 /// A path as a shell word: quoted when it holds anything a shell would split or expand.
-fn shell_word(path: &Path) -> String {
+pub(super) fn shell_word(path: &Path) -> String {
     let s = path.display().to_string();
     let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c));
     if plain { s } else { format!("'{}'", s.replace('\'', "'\\''")) }

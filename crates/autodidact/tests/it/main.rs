@@ -7,6 +7,7 @@ mod server;
 mod util;
 
 mod api_key;
+mod arithmetic;
 mod bad_input;
 mod commands;
 mod faults;

@@ -1,0 +1,582 @@
+//! The loop of an arithmetic run, its run directory, and resume.
+//!
+//! ```text
+//! DIR/
+//!   config.toml, run.db             as every run (stage state: `base` and one per arm)
+//!   generations/000/                generation 0: the real, labelled problems
+//!     generated.parquet, curated.parquet, metrics.json
+//!   generations/NNN/ARM/            each later generation, per arm
+//!     generated.parquet, graded.parquet, curated.parquet, rejected.parquet, metrics.json
+//!   generations/NNN/metrics.json    every arm's measurements of that generation
+//!   models/base/, models/ARM/NNN/   checkpoints (safetensors + config.json): generation 0
+//!                                   and each arm's latest
+//!   dataset.parquet, dataset.jsonl  the self-graded arm's training set: real + kept
+//!   summary.json, report.html
+//! ```
+//!
+//! Work is resumed at the granularity of one generation of one arm: a generation whose stage
+//! is marked done in `run.db` is read back (checkpoint, kept data, metrics), not redone.
+//! Every random choice is seeded from the config's seed, so a resumed run ends where an
+//! uninterrupted one would.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use autodidact_data::{Origin, Record, RecordWriter, Verdict, open_records, write_records};
+use autodidact_nn::Network;
+use autodidact_pipeline::Progress;
+use autodidact_store::RunStore;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::arithmetic::{Problem, draw_distinct, to_decimal};
+use crate::config::{ArithmeticConfig, Arm, TASK};
+use crate::eval::{EvalSet, accuracy};
+use crate::grade::{Judged, attempt, judge};
+use crate::summary::{ArmGeneration, ArmSummary, BaseGeneration, Findings, Summary};
+use crate::train::{Example, Mix, fit};
+use crate::{TinyError, report};
+
+/// Stage name of generation 0 in `run.db`.
+const BASE_STAGE: &str = "base";
+
+/// Runs (or resumes) the arithmetic loop of `cfg` in `out`. `cancel` stops it between
+/// training steps ([`TinyError::Interrupted`]); finished generations are kept.
+pub fn run(
+    cfg: &ArithmeticConfig,
+    out: &Path,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<Summary, TinyError> {
+    let started = Instant::now();
+    cfg.validate().map_err(|message| TinyError::Config {
+        path: out.join("config.toml"),
+        message,
+    })?;
+    let store = open_run_dir(cfg, out)?;
+    let seed = cfg.run.seed;
+    let eval = EvalSet::draw(
+        cfg.max_length(),
+        cfg.arithmetic.eval_problems,
+        &mut rng(seed, &[1]),
+    );
+    let held_out = eval.problems();
+    let mut real = Mix::new();
+    let l0 = cfg.arithmetic.start_length;
+    for n in 1..=l0 {
+        let count = cfg.arithmetic.real_problems / l0
+            + usize::from(n == l0) * (cfg.arithmetic.real_problems % l0);
+        for problem in draw_distinct(count, n, &held_out, &mut rng(seed, &[2, n as u64])) {
+            let answer = problem.sum();
+            real.push(Example { problem, answer });
+        }
+    }
+
+    let (base, base_metrics) = base_generation(cfg, out, &store, &real, &eval, progress, cancel)?;
+
+    let failed = AtomicBool::new(false);
+    let stop = || cancel.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed);
+    let results: Vec<Result<Vec<ArmGeneration>, TinyError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = cfg
+            .run
+            .arms
+            .iter()
+            .map(|&arm| {
+                let (base, real, eval, held_out, store) = (&base, &real, &eval, &held_out, &store);
+                let stop = &stop;
+                let failed = &failed;
+                scope.spawn(move || {
+                    let arm_run = ArmRun {
+                        cfg,
+                        arm,
+                        out,
+                        store,
+                        eval,
+                        held_out,
+                        progress,
+                        stop,
+                    };
+                    // One thread per arm: the arms run side by side on the cores, and a
+                    // tiny model's small matmuls gain little from splitting (see
+                    // `autodidact_nn::threads`).
+                    let result = match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+                        Ok(pool) => pool.install(|| arm_run.run(base, real)),
+                        Err(_) => arm_run.run(base, real),
+                    };
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    result
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("an arm's thread panicked"))
+            .collect()
+    });
+    let mut arms = Vec::with_capacity(results.len());
+    let mut first_error = None;
+    for (arm, result) in cfg.run.arms.iter().zip(results) {
+        match result {
+            Ok(gens) => arms.push(ArmSummary::new(arm.name(), gens, l0)),
+            Err(e) => {
+                // Report the real failure, not the other arms' early stop.
+                if first_error.is_none() || matches!(first_error, Some(TinyError::Interrupted)) {
+                    first_error = Some(e);
+                }
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        let _ = store.flush();
+        return Err(e);
+    }
+
+    for g in 1..=cfg.run.generations {
+        let of_g: Vec<&ArmGeneration> = arms.iter().map(|a| &a.generations[g - 1]).collect();
+        let json = serde_json::to_string_pretty(&of_g).expect("metrics serialize");
+        write_text(&generation_dir(out, g).join("metrics.json"), &json)?;
+        store.put_metrics(g as u32, &json)?;
+    }
+    let findings = Findings::new(&arms);
+    let summary = Summary {
+        task: TASK.into(),
+        seed,
+        start_length: l0,
+        generations: cfg.run.generations,
+        base: base_metrics,
+        arms,
+        findings,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    write_text(
+        &out.join("summary.json"),
+        &serde_json::to_string_pretty(&summary).expect("summary serializes"),
+    )?;
+    write_dataset(cfg, out)?;
+    let html = report::render(cfg, &summary, out)?;
+    write_text(&out.join("report.html"), &html)?;
+    store.flush()?;
+    Ok(summary)
+}
+
+/// Creates or reopens `out`; refuses a directory that holds a run of another config.
+fn open_run_dir(cfg: &ArithmeticConfig, out: &Path) -> Result<RunStore, TinyError> {
+    std::fs::create_dir_all(out).map_err(|source| TinyError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let store = RunStore::open(&out.join("run.db"))?;
+    let text = cfg.to_toml();
+    let hash = config_digest(&text);
+    match store.get_meta("config_hash")? {
+        Some(h) if h != hash => {
+            return Err(TinyError::RunDir(format!(
+                "'{}' holds a run of a different configuration (see its config.toml)\nhint: pass another --out, or delete '{}' to start over",
+                out.display(),
+                out.display()
+            )));
+        }
+        Some(_) => {}
+        None => store.set_meta("config_hash", &hash)?,
+    }
+    let header = "# The resolved configuration of this run, as it ran. Written by autodidact.\n";
+    write_text(&out.join("config.toml"), &format!("{header}{text}"))?;
+    Ok(store)
+}
+
+/// A stable hex digest of `text` (FNV-1a, 64 bits, twice with different bases: plenty to
+/// tell configs apart, and no extra dependency).
+fn config_digest(text: &str) -> String {
+    let fnv = |basis: u64| {
+        text.bytes().fold(basis, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
+        })
+    };
+    format!("{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x6c62_272e_07bb_0142))
+}
+
+/// A generator for one purpose, seeded from the run's seed and the purpose's tags.
+fn rng(seed: u64, tags: &[u64]) -> StdRng {
+    StdRng::seed_from_u64(derive(seed, tags))
+}
+
+fn derive(seed: u64, tags: &[u64]) -> u64 {
+    tags.iter().fold(splitmix(seed), |h, t| splitmix(h ^ splitmix(*t)))
+}
+
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn generation_dir(out: &Path, g: usize) -> PathBuf {
+    out.join("generations").join(format!("{g:03}"))
+}
+
+fn write_text(path: &Path, text: &str) -> Result<(), TinyError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| TinyError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|source| TinyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TinyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TinyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        TinyError::RunDir(format!(
+            "'{}' is not what this version wrote ({e}); delete the run directory to start over",
+            path.display()
+        ))
+    })
+}
+
+/// Generation 0: trains (or reloads) the model on the real problems and measures it.
+fn base_generation(
+    cfg: &ArithmeticConfig,
+    out: &Path,
+    store: &RunStore,
+    real: &Mix,
+    eval: &EvalSet,
+    progress: &dyn Progress,
+    cancel: &AtomicBool,
+) -> Result<(Network, BaseGeneration), TinyError> {
+    let dir = generation_dir(out, 0);
+    let model_dir = out.join("models").join("base");
+    if store.stage_done(0, BASE_STAGE)? {
+        progress.note("generation 0 is done: reusing its model");
+        let metrics: BaseGeneration = read_json(&dir.join("metrics.json"))?;
+        return Ok((Network::load(&model_dir)?, metrics));
+    }
+    let records: Vec<Record> = real.examples().map(real_record).collect();
+    write_records(&dir.join("generated.parquet"), &records)?;
+    write_records(&dir.join("curated.parquet"), &records)?;
+    let t = &cfg.train;
+    let bar = progress.start("generation 0 · training", t.base_steps as u64 + 1);
+    let network = Network::init(&cfg.nn_config(), derive(cfg.run.seed, &[3]))?;
+    let parameters = network.n_params();
+    let (network, train) = fit(
+        network,
+        real,
+        t.base_steps,
+        t.batch_size,
+        cfg.arithmetic.max_offset,
+        (t.lr, t.min_lr, t.warmup_steps),
+        derive(cfg.run.seed, &[4]),
+        &mut |_| {
+            bar.inc(1);
+            if cancel.load(Ordering::Relaxed) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        },
+    )?;
+    let accuracy = accuracy(&network, eval)?;
+    bar.inc(1);
+    bar.finish();
+    network.save(&model_dir)?;
+    let metrics = BaseGeneration {
+        real_problems: real.len(),
+        train,
+        accuracy,
+        parameters,
+    };
+    write_text(
+        &dir.join("metrics.json"),
+        &serde_json::to_string_pretty(&metrics).expect("metrics serialize"),
+    )?;
+    store.mark_stage_done(0, BASE_STAGE)?;
+    Ok((network, metrics))
+}
+
+/// A real, labelled problem as a record.
+fn real_record(ex: &Example) -> Record {
+    let mut r = Record::new(ex.problem.to_string(), to_decimal(&ex.answer), None);
+    r.origin = Origin::Real;
+    r.task = TASK.into();
+    r.generation = 0;
+    r.verdict = Verdict::Kept;
+    r
+}
+
+/// Reads an example back from a record written by this module.
+fn example_from_record(r: &Record, path: &Path) -> Result<Example, TinyError> {
+    let bad = || {
+        TinyError::RunDir(format!(
+            "'{}' holds a record this version did not write (prompt {:?}, response {:?}); delete the run directory to start over",
+            path.display(),
+            r.prompt,
+            r.response
+        ))
+    };
+    let (a, b) = r
+        .prompt
+        .strip_suffix('=')
+        .and_then(|p| p.split_once('+'))
+        .ok_or_else(bad)?;
+    let problem = Problem::parse(a, b).ok_or_else(bad)?;
+    let answer = Problem::parse(&r.response, "0").ok_or_else(bad)?.a;
+    Ok(Example { problem, answer })
+}
+
+/// One arm's generations.
+struct ArmRun<'a> {
+    cfg: &'a ArithmeticConfig,
+    arm: Arm,
+    out: &'a Path,
+    store: &'a RunStore,
+    eval: &'a EvalSet,
+    held_out: &'a std::collections::HashSet<Problem>,
+    progress: &'a dyn Progress,
+    stop: &'a (dyn Fn() -> bool + Sync),
+}
+
+impl ArmRun<'_> {
+    fn run(&self, base: &Network, real: &Mix) -> Result<Vec<ArmGeneration>, TinyError> {
+        let mut network = base.try_clone()?;
+        let mut mix = real.clone();
+        let mut done = Vec::with_capacity(self.cfg.run.generations);
+        let arm_models = self.out.join("models").join(self.arm.name());
+        let model_dir = |g: usize| arm_models.join(format!("{g:03}"));
+        let mut load = None;
+        for g in 1..=self.cfg.run.generations {
+            let dir = generation_dir(self.out, g).join(self.arm.name());
+            if self.store.stage_done(g as u32, self.arm.name())? {
+                let curated = dir.join("curated.parquet");
+                for r in open_records(&curated)? {
+                    mix.push(example_from_record(&r?, &curated)?);
+                }
+                done.push(read_json(&dir.join("metrics.json"))?);
+                load = Some(g);
+                continue;
+            }
+            if let Some(last) = load.take() {
+                network = Network::load(&model_dir(last))?;
+            }
+            let (next, metrics) = self.generation(g, network, &mut mix, &dir)?;
+            // Saved under its own generation, so a crash before the stage is marked done
+            // leaves the previous checkpoint for the redo.
+            next.save(&model_dir(g))?;
+            write_text(
+                &dir.join("metrics.json"),
+                &serde_json::to_string_pretty(&metrics).expect("metrics serialize"),
+            )?;
+            self.store.mark_stage_done(g as u32, self.arm.name())?;
+            if g > 1 {
+                let _ = std::fs::remove_dir_all(model_dir(g - 1));
+            }
+            network = next;
+            done.push(metrics);
+        }
+        Ok(done)
+    }
+
+    fn generation(
+        &self,
+        g: usize,
+        network: Network,
+        mix: &mut Mix,
+        dir: &Path,
+    ) -> Result<(Network, ArmGeneration), TinyError> {
+        let started = Instant::now();
+        let (cfg, arm) = (self.cfg, self.arm);
+        let seed = cfg.run.seed;
+        let arm_tag = Arm::ALL.iter().position(|a| *a == arm).unwrap_or(0) as u64;
+        let length = cfg.arithmetic.start_length + g;
+        let t = &cfg.train;
+        let bar = self.progress.start(
+            &format!("generation {g} · {}", arm.name()),
+            t.steps as u64 + 2,
+        );
+        // The same problems for every arm.
+        let problems = draw_distinct(
+            cfg.arithmetic.problems_per_generation,
+            length,
+            self.held_out,
+            &mut rng(seed, &[5, g as u64]),
+        );
+        let views = if arm == Arm::SelfGraded {
+            cfg.grade.samples
+        } else {
+            1
+        };
+        let attempts = attempt(
+            &network,
+            &problems,
+            views,
+            cfg.grade.temperature,
+            derive(seed, &[6, g as u64, arm_tag]),
+        )?;
+        let judged: Vec<Judged> = attempts.iter().map(|a| judge(arm, a, &cfg.grade)).collect();
+        bar.inc(1);
+        if (self.stop)() {
+            return Err(TinyError::Interrupted);
+        }
+        let metrics_kept = self.write_records(g, &attempts, &judged, dir, mix)?;
+        let (network, train) = if t.steps == 0 {
+            (network, Default::default())
+        } else {
+            fit(
+                network,
+                mix,
+                t.steps,
+                t.batch_size,
+                cfg.arithmetic.max_offset,
+                (t.finetune_lr, t.min_lr, t.warmup_steps),
+                derive(seed, &[7, g as u64, arm_tag]),
+                &mut |_| {
+                    bar.inc(1);
+                    if (self.stop)() {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                },
+            )?
+        };
+        let accuracy = accuracy(&network, self.eval)?;
+        bar.inc(1);
+        bar.finish();
+        let attempted = attempts.len();
+        let greedy_right = attempts
+            .iter()
+            .filter(|a| a.views[0].digits() == Some(&a.problem.sum()[..]))
+            .count();
+        let kept = judged.iter().filter(|j| j.kept).count();
+        let kept_wrong = judged.iter().filter(|j| j.kept && !j.correct).count();
+        let right = judged.iter().filter(|j| j.correct).count();
+        let kept_right = kept - kept_wrong;
+        let ratio = |a: usize, b: usize| (b > 0).then(|| a as f64 / b as f64);
+        let agreements: Vec<f64> = judged.iter().filter_map(|j| j.agreement).collect();
+        let metrics = ArmGeneration {
+            generation: g,
+            arm: arm.name().into(),
+            length,
+            attempted,
+            greedy_accuracy: ratio(greedy_right, attempted).unwrap_or(0.0),
+            kept,
+            kept_wrong,
+            kept_error_rate: ratio(kept_wrong, kept),
+            precision: ratio(kept_right, kept),
+            recall: ratio(kept_right, right),
+            mean_agreement: (!agreements.is_empty())
+                .then(|| agreements.iter().sum::<f64>() / agreements.len() as f64),
+            rejected: metrics_kept,
+            mix_size: mix.len(),
+            train,
+            accuracy,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        Ok((network, metrics))
+    }
+
+    /// Writes the generation's four record files, adds what was kept to `mix`, and returns
+    /// the rejections counted by reason.
+    fn write_records(
+        &self,
+        g: usize,
+        attempts: &[crate::grade::Attempt],
+        judged: &[Judged],
+        dir: &Path,
+        mix: &mut Mix,
+    ) -> Result<std::collections::BTreeMap<String, usize>, TinyError> {
+        let mut generated = RecordWriter::create(&dir.join("generated.parquet"))?;
+        let mut graded = RecordWriter::create(&dir.join("graded.parquet"))?;
+        let mut curated = RecordWriter::create(&dir.join("curated.parquet"))?;
+        let mut rejected = RecordWriter::create(&dir.join("rejected.parquet"))?;
+        let mut reasons = std::collections::BTreeMap::new();
+        for (a, j) in attempts.iter().zip(judged) {
+            // What is taught when kept: the answer's digits as written.
+            let taught = if j.kept { j.candidate.as_written() } else { None };
+            let response = taught
+                .as_deref()
+                .map_or_else(|| j.candidate.to_string(), to_decimal);
+            let mut r = Record::new(a.problem.to_string(), response, None);
+            r.task = TASK.into();
+            r.generation = g as u32;
+            r.model = Some(format!(
+                "tiny/{}/generation-{}",
+                self.arm.name(),
+                g - 1
+            ));
+            generated.write(&r)?;
+            r.grades = j.grades.clone();
+            r.score = j.grades.first().and_then(|gr| gr.score);
+            graded.write(&r)?;
+            match taught {
+                Some(answer) => {
+                    r.verdict = Verdict::Kept;
+                    curated.write(&r)?;
+                    mix.push(Example {
+                        problem: a.problem.clone(),
+                        answer,
+                    });
+                }
+                None => {
+                    let reason = j
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| "nothing to learn from".into());
+                    *reasons.entry(reason_category(&reason)).or_insert(0) += 1;
+                    r.reject(reason);
+                    rejected.write(&r)?;
+                }
+            }
+        }
+        generated.finish()?;
+        graded.finish()?;
+        curated.finish()?;
+        rejected.finish()?;
+        Ok(reasons)
+    }
+}
+
+/// A reason's category for counting: its words before the first digit or parenthesis.
+fn reason_category(reason: &str) -> String {
+    let cut = reason
+        .find(|c: char| c.is_ascii_digit() || c == '(' || c == ',')
+        .unwrap_or(reason.len());
+    reason[..cut].trim().trim_end_matches(':').to_string()
+}
+
+/// Writes `dataset.parquet` and `dataset.jsonl`: the real problems plus everything the
+/// self-graded arm kept (or the first arm's, without a self-graded arm).
+fn write_dataset(cfg: &ArithmeticConfig, out: &Path) -> Result<(), TinyError> {
+    let arm = if cfg.run.arms.contains(&Arm::SelfGraded) {
+        Arm::SelfGraded
+    } else {
+        cfg.run.arms[0]
+    };
+    let mut sources = vec![generation_dir(out, 0).join("curated.parquet")];
+    for g in 1..=cfg.run.generations {
+        sources.push(generation_dir(out, g).join(arm.name()).join("curated.parquet"));
+    }
+    for name in ["dataset.parquet", "dataset.jsonl"] {
+        let mut w = RecordWriter::create(&out.join(name))?;
+        for src in &sources {
+            for r in open_records(src)? {
+                w.write(&r?)?;
+            }
+        }
+        w.finish()?;
+    }
+    Ok(())
+}
