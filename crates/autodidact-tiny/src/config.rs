@@ -10,21 +10,22 @@
 //! arms = ["unguarded", "self-graded", "oracle"]
 //!
 //! [arithmetic]
-//! start_length = 3            # labelled (real) problems have operands of 1..=3 digits
+//! start_length = 5            # labelled (real) problems have operands of 1..=5 digits
 //! real_problems = 20000
-//! problems_per_generation = 2000
+//! problems_per_generation = 5000
 //! eval_problems = 200         # held-out problems per length, both operands that long
 //!
 //! [model]                     # the embedded transformer
-//! d_model = 128
+//! d_model = 64
 //!
 //! [train]
-//! base_steps = 1500           # generation 0, from scratch on the real problems
-//! steps = 400                 # each later generation, fine-tuning the previous model
+//! base_steps = 5000           # generation 0, from scratch on the real problems
+//! steps = 700                 # each later generation, fine-tuning the previous model
 //!
 //! [grade]                     # the self-graded arm's filter
 //! samples = 5
-//! agreement = 0.8
+//! agreement = 0.6
+//! decomposition = true        # its answers to the parts must compose to its answer
 //! ```
 
 use std::path::Path;
@@ -164,6 +165,10 @@ pub struct GradeSection {
     /// Reject answers whose digit count is impossible for the problem's length (n or n + 1
     /// digits for length n, no leading zero).
     pub plausibility: bool,
+    /// Reject answers that the model's own answers to the problem's parts contradict: the
+    /// lower n − 1 digits, the top digits and the carry, each a shorter problem it has
+    /// learned (see [`crate::grade::decompose`]). The truth is not used.
+    pub decomposition: bool,
 }
 
 impl Default for RunSection {
@@ -180,9 +185,9 @@ impl Default for RunSection {
 impl Default for TaskSection {
     fn default() -> Self {
         Self {
-            start_length: 3,
+            start_length: 5,
             real_problems: 20_000,
-            problems_per_generation: 2_000,
+            problems_per_generation: 5_000,
             eval_problems: 200,
             max_offset: 16,
         }
@@ -192,10 +197,10 @@ impl Default for TaskSection {
 impl Default for ModelSection {
     fn default() -> Self {
         Self {
-            d_model: 128,
+            d_model: 64,
             n_layers: 4,
             n_heads: 4,
-            d_ff: 512,
+            d_ff: 256,
             max_seq_len: 64,
         }
     }
@@ -204,11 +209,11 @@ impl Default for ModelSection {
 impl Default for TrainSection {
     fn default() -> Self {
         Self {
-            base_steps: 1_500,
-            steps: 400,
+            base_steps: 5_000,
+            steps: 700,
             batch_size: 64,
-            lr: 1e-3,
-            finetune_lr: 5e-4,
+            lr: 3e-3,
+            finetune_lr: 1e-3,
             min_lr: 5e-5,
             warmup_steps: 50,
         }
@@ -220,8 +225,9 @@ impl Default for GradeSection {
         Self {
             samples: 5,
             temperature: 1.0,
-            agreement: 0.8,
+            agreement: 0.6,
             plausibility: true,
+            decomposition: true,
         }
     }
 }
@@ -246,8 +252,8 @@ impl ArithmeticConfig {
         let mut cfg = Self::default();
         cfg.run.generations = 2;
         cfg.arithmetic = TaskSection {
-            start_length: 2,
-            real_problems: 2_000,
+            start_length: 3,
+            real_problems: 3_000,
             problems_per_generation: 200,
             eval_problems: 40,
             max_offset: 4,
@@ -260,13 +266,13 @@ impl ArithmeticConfig {
             max_seq_len: 24,
         };
         cfg.train = TrainSection {
-            base_steps: 150,
-            steps: 40,
+            base_steps: 3_000,
+            steps: 200,
             batch_size: 32,
-            lr: 3e-3,
-            finetune_lr: 1e-3,
+            lr: 5e-3,
+            finetune_lr: 2e-3,
             min_lr: 1e-4,
-            warmup_steps: 10,
+            warmup_steps: 50,
         };
         cfg.grade.samples = 3;
         cfg.grade.agreement = 0.6;

@@ -11,7 +11,8 @@ use crate::arithmetic::{Answer, Problem};
 use crate::grade::answer;
 
 /// Held-out problems: for each length n from 1, `per_length` problems whose operands both
-/// have n digits (fewer at length 1, which has only 100). Never trained on.
+/// have n digits, and never more than half of all such problems (length 1 has only 100, so
+/// 50 are held out and the other 50 can be trained on). Never trained on.
 #[derive(Debug, Clone)]
 pub struct EvalSet {
     /// `(length, problems)`, lengths ascending.
@@ -23,6 +24,7 @@ impl EvalSet {
     pub fn draw(max_length: usize, per_length: usize, rng: &mut impl Rng) -> EvalSet {
         let by_length = (1..=max_length)
             .map(|n| {
+                let per_length = per_length.min(full_problems(n) / 2);
                 let mut seen = HashSet::new();
                 let mut problems = Vec::with_capacity(per_length);
                 let mut tries = 0;
@@ -48,6 +50,16 @@ impl EvalSet {
     }
 }
 
+/// How many problems have two operands of exactly `n` digits (saturating).
+fn full_problems(n: usize) -> usize {
+    let numbers = if n == 1 {
+        10
+    } else {
+        9usize.saturating_mul(10usize.saturating_pow(n as u32 - 1))
+    };
+    numbers.saturating_mul(numbers)
+}
+
 /// Accuracy at one length.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LengthAccuracy {
@@ -66,7 +78,7 @@ pub fn accuracy(network: &Network, set: &EvalSet) -> Result<Vec<LengthAccuracy>,
         .iter()
         .flat_map(|(_, ps)| ps.iter().cloned())
         .collect();
-    let answers = answer(network, &all, 0.0, 0)?;
+    let answers = answer(network, &all, 0, 0.0, 0)?;
     let mut out = Vec::with_capacity(set.by_length.len());
     let mut at = 0;
     for (length, problems) in &set.by_length {

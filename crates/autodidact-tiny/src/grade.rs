@@ -10,17 +10,19 @@ use crate::TinyError;
 use crate::arithmetic::{Answer, END, Problem};
 use crate::config::{Arm, GradeSection};
 
-/// Answers to `problems` (asked as written), greedy at `temperature` 0, else sampled.
+/// Answers to `problems` (asked as written, position ids from `offset`), greedy at
+/// `temperature` 0, else sampled.
 pub fn answer(
     network: &Network,
     problems: &[Problem],
+    offset: u32,
     temperature: f32,
     seed: u64,
 ) -> Result<Vec<Answer>, TinyError> {
     if problems.is_empty() {
         return Ok(Vec::new());
     }
-    let (prompts, positions): (Vec<_>, Vec<_>) = problems.iter().map(|p| p.prompt(0)).unzip();
+    let (prompts, positions): (Vec<_>, Vec<_>) = problems.iter().map(|p| p.prompt(offset)).unzip();
     let max_new = problems
         .iter()
         .map(Problem::max_answer_tokens)
@@ -39,23 +41,33 @@ pub struct Attempt {
     pub problem: Problem,
     /// The answers.
     pub views: Vec<Answer>,
+    /// The sum as the model's own answers to the problem's parts compose it (see
+    /// [`decompose`]); only when asked for.
+    pub parts: Option<Answer>,
 }
 
-/// Asks `network` each problem `views` times (1: the greedy answer only); see [`Attempt`].
+/// Asks `network` each problem `views` times (1: the greedy answer only), and with `parts`
+/// its parts too ([`decompose`]); see [`Attempt`].
 pub fn attempt(
     network: &Network,
     problems: &[Problem],
     views: usize,
+    parts: bool,
     temperature: f32,
     seed: u64,
 ) -> Result<Vec<Attempt>, TinyError> {
+    let mut composed = if parts {
+        decompose(network, problems)?.into_iter().map(Some).collect()
+    } else {
+        vec![None; problems.len()]
+    };
     let swapped: Vec<Problem> = problems.iter().map(Problem::swapped).collect();
     let mut columns: Vec<Vec<Answer>> = Vec::with_capacity(views);
     for v in 0..views {
         let asked = if v % 2 == 0 { problems } else { &swapped[..] };
         let t = if v < 2 { 0.0 } else { temperature };
         let seed = seed ^ (v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        columns.push(answer(network, asked, t, seed)?);
+        columns.push(answer(network, asked, 0, t, seed)?);
     }
     Ok(problems
         .iter()
@@ -63,6 +75,86 @@ pub fn attempt(
         .map(|(i, p)| Attempt {
             problem: p.clone(),
             views: columns.iter().map(|c| c[i].clone()).collect(),
+            parts: composed[i].take(),
+        })
+        .collect())
+}
+
+/// Digits (least significant first) without the zeros above the most significant digit; `[0]`
+/// for zero.
+fn trimmed(digits: &[u8]) -> Vec<u8> {
+    let keep = digits.iter().rposition(|&d| d != 0).map_or(1, |i| i + 1);
+    let mut out = digits[..keep.min(digits.len())].to_vec();
+    if out.is_empty() {
+        out.push(0);
+    }
+    out
+}
+
+/// The sum of each problem as the model's own answers to **shorter** problems compose it, the
+/// way a person checks a long sum: for a problem of length n, the model adds the lower n − 1
+/// digits of both operands (a problem of the length it learned last), then the top digits,
+/// then the carry of the lower sum into the top sum (each a problem it has mastered). The
+/// truth is never consulted: a part the model gets wrong spoils the composed sum, and a
+/// malformed part gives a malformed one. Length-1 problems have no parts: their own greedy
+/// answer is returned.
+pub fn decompose(network: &Network, problems: &[Problem]) -> Result<Vec<Answer>, TinyError> {
+    let split = |p: &Problem| p.length().saturating_sub(1).max(1);
+    let low_part = |d: &[u8], k: usize| trimmed(&d[..k.min(d.len())]);
+    let high_part = |d: &[u8], k: usize| trimmed(d.get(k..).unwrap_or(&[]));
+    let lows: Vec<Problem> = problems
+        .iter()
+        .map(|p| {
+            let k = split(p);
+            Problem { a: low_part(&p.a, k), b: low_part(&p.b, k) }
+        })
+        .collect();
+    let highs: Vec<Problem> = problems
+        .iter()
+        .map(|p| {
+            let k = split(p);
+            Problem { a: high_part(&p.a, k), b: high_part(&p.b, k) }
+        })
+        .collect();
+    let low_sums = answer(network, &lows, 0, 0.0, 0)?;
+    let high_sums = answer(network, &highs, 0, 0.0, 0)?;
+    // The carry: the lower sum has more digits than the lower part.
+    let mut carried = Vec::new();
+    let mut carry_of = vec![None; problems.len()];
+    for (i, p) in problems.iter().enumerate() {
+        if p.length() < 2 {
+            continue;
+        }
+        if let (Some(low), Some(high)) = (low_sums[i].digits(), high_sums[i].digits()) {
+            if low.len() > split(p) {
+                carry_of[i] = Some(carried.len());
+                carried.push(Problem { a: high.to_vec(), b: vec![1] });
+            }
+        }
+    }
+    let carried_sums = answer(network, &carried, 0, 0.0, 0)?;
+    Ok(problems
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if p.length() < 2 {
+                return low_sums[i].clone();
+            }
+            let k = split(p);
+            let (Some(low), Some(high)) = (low_sums[i].digits(), high_sums[i].digits()) else {
+                return Answer::Malformed(Vec::new());
+            };
+            let high = match carry_of[i] {
+                Some(j) => match carried_sums[j].digits() {
+                    Some(h) => h,
+                    None => return Answer::Malformed(Vec::new()),
+                },
+                None => high,
+            };
+            // The lower k digits (zeros above a short lower sum), then the top.
+            let mut digits: Vec<u8> = (0..k).map(|j| low.get(j).copied().unwrap_or(0)).collect();
+            digits.extend_from_slice(high);
+            Answer::Digits(trimmed(&digits))
         })
         .collect())
 }
@@ -171,6 +263,17 @@ pub fn judge(arm: Arm, attempt: &Attempt, cfg: &GradeSection) -> Judged {
                     cfg.agreement
                 ));
             }
+            if let Some(parts) = &attempt.parts {
+                let agrees = parts.digits().is_some() && parts.digits() == c.digits();
+                grades.push(grade(
+                    "decomposition",
+                    if agrees { 1.0 } else { 0.0 },
+                    format!("its answers to the parts compose to {parts}"),
+                ));
+                if reason.is_none() && !agrees {
+                    reason = Some(format!("decomposition: its answers to the parts give {parts}"));
+                }
+            }
             if cfg.plausibility {
                 let why = implausible(&attempt.problem, &c);
                 grades.push(grade(
@@ -245,6 +348,17 @@ mod tests {
     }
 
     #[test]
+    fn parts_split_below_the_top_digit() {
+        // The parts of 987+45 are 87+45 (= 132: a carry), 9+0, then 9+1.
+        let p = Problem::parse("987", "45").unwrap();
+        let k = p.length() - 1;
+        assert_eq!(trimmed(&p.a[..k]), vec![7, 8]);
+        assert_eq!(trimmed(p.b.get(k..).unwrap_or(&[])), vec![0]);
+        assert_eq!(trimmed(&[0, 0]), vec![0]);
+        assert_eq!(trimmed(&[3, 0, 1, 0]), vec![3, 0, 1]);
+    }
+
+    #[test]
     fn plausibility_checks_form_only() {
         let p = Problem::parse("123", "45").unwrap();
         assert!(implausible(&p, &digits("168")).is_none());
@@ -257,10 +371,14 @@ mod tests {
     #[test]
     fn each_arm_keeps_what_it_should() {
         let p = Problem::parse("123", "45").unwrap();
-        let cfg = GradeSection::default();
+        let cfg = GradeSection {
+            agreement: 0.8,
+            ..GradeSection::default()
+        };
         let wrong_but_agreed = Attempt {
             problem: p.clone(),
             views: vec![digits("169"); 5],
+            parts: None,
         };
         let self_graded = judge(Arm::SelfGraded, &wrong_but_agreed, &cfg);
         assert!(self_graded.kept && !self_graded.correct);
@@ -270,15 +388,26 @@ mod tests {
         let split = Attempt {
             problem: p.clone(),
             views: vec![digits("168"), digits("169"), digits("168"), digits("178"), digits("168")],
+            parts: None,
         };
         let j = judge(Arm::SelfGraded, &split, &cfg);
         assert!(!j.kept && j.correct, "0.6 agreement is below 0.8");
         assert!(j.reason.unwrap().contains("consistency 0.60"));
+        // Agreed but contradicted by its own answers to the parts: rejected.
+        let contradicted = Attempt {
+            problem: p.clone(),
+            views: vec![digits("169"); 5],
+            parts: Some(digits("168")),
+        };
+        let j = judge(Arm::SelfGraded, &contradicted, &cfg);
+        assert!(!j.kept && j.reason.unwrap().starts_with("decomposition"));
+        assert_eq!(j.grades.iter().find(|g| g.grader == "decomposition").unwrap().score, Some(0.0));
         let unguarded = judge(Arm::Unguarded, &split, &cfg);
         assert!(unguarded.kept && unguarded.correct);
         let garbage = Attempt {
             problem: p,
             views: vec![Answer::Malformed(vec![10, 10])],
+            parts: None,
         };
         assert!(!judge(Arm::Unguarded, &garbage, &cfg).kept);
     }

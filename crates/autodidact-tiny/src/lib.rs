@@ -6,7 +6,8 @@
 //! unlabelled problems one digit longer than any it has seen (the easy-to-hard curriculum of
 //! Lee et al. 2025), grades its own answers, keeps some, and is fine-tuned on real plus kept
 //! data. The arms differ only in what they keep: `unguarded` everything, `self-graded` what
-//! k of its own answers agree on and looks plausible, `oracle` what the true sum confirms
+//! k of its own answers agree on, looks plausible and agrees with its own answers to the
+//! problem's shorter parts (never the truth), `oracle` what the true sum confirms
 //! (the ceiling; it needs the truth, which a real task does not have). Every generation is
 //! measured against the truth: accuracy by length on held-out problems, and the error rate,
 //! precision and recall of what each arm kept.
@@ -22,7 +23,7 @@
 //! ```
 //!
 //! Modules, in the order data flows: [`config`], [`arithmetic`] (the format and problems),
-//! [`grade`] (answering and the graders: consistency, plausibility, oracle), [`train`] (the
+//! [`grade`] (answering and the graders: consistency, plausibility, decomposition, oracle), [`train`] (the
 //! mix and fine-tuning), [`eval`] (accuracy by length), [`run`](mod@run) (the loop, the run
 //! directory, resume), [`summary`] and [`report`].
 #![deny(missing_docs)]

@@ -33,6 +33,21 @@ pub fn render(cfg: &ArithmeticConfig, summary: &Summary, out: &Path) -> Result<S
         pct(f.self_graded_min_precision),
         100.0 * PRECISION_TARGET,
     );
+    let g = &cfg.grade;
+    let mut filter = format!(
+        " What each arm keeps: unguarded, its greedy answer always; self-graded (never sees the truth), the majority of {} answers (greedy a+b and b+a, then sampled at temperature {}) when at least {:.0}% agree",
+        g.samples,
+        g.temperature,
+        100.0 * g.agreement
+    );
+    if g.plausibility {
+        filter += ", the digit count is possible";
+    }
+    if g.decomposition {
+        filter += ", and its own answers to the parts (the lower n−1 digits, the top digits, the carry: shorter problems it has learned) compose to the same sum";
+    }
+    filter += "; oracle, its greedy answer when the true sum confirms it.";
+    report.subtitle += &filter;
     let lengths: Vec<String> = (1..=max_len).map(|n| n.to_string()).collect();
 
     // The summary table.

@@ -74,7 +74,11 @@ pub fn run(
         }
     }
 
-    let (base, base_metrics) = base_generation(cfg, out, &store, &real, &eval, progress, cancel)?;
+    // One thread for generation 0 too: at this model size a step split over two threads is
+    // slower than on one (measured in BENCHMARKS.md), and the arms after it take a core each.
+    let (base, base_metrics) = on_one_thread(|| {
+        base_generation(cfg, out, &store, &real, &eval, progress, cancel)
+    })?;
 
     let failed = AtomicBool::new(false);
     let stop = || cancel.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed);
@@ -98,13 +102,8 @@ pub fn run(
                         progress,
                         stop,
                     };
-                    // One thread per arm: the arms run side by side on the cores, and a
-                    // tiny model's small matmuls gain little from splitting (see
-                    // `autodidact_nn::threads`).
-                    let result = match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
-                        Ok(pool) => pool.install(|| arm_run.run(base, real)),
-                        Err(_) => arm_run.run(base, real),
-                    };
+                    // One thread per arm: the arms run side by side on the cores.
+                    let result = on_one_thread(|| arm_run.run(base, real));
                     if result.is_err() {
                         failed.store(true, Ordering::Relaxed);
                     }
@@ -163,12 +162,18 @@ pub fn run(
     Ok(summary)
 }
 
+/// Runs `f` with a one-thread rayon pool for the model's kernels (the global pool if that
+/// pool cannot be made).
+fn on_one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
+    }
+}
+
 /// Creates or reopens `out`; refuses a directory that holds a run of another config.
 fn open_run_dir(cfg: &ArithmeticConfig, out: &Path) -> Result<RunStore, TinyError> {
-    std::fs::create_dir_all(out).map_err(|source| TinyError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    create_dir(out)?;
     let store = RunStore::open(&out.join("run.db"))?;
     let text = cfg.to_toml();
     let hash = config_digest(&text);
@@ -219,12 +224,16 @@ fn generation_dir(out: &Path, g: usize) -> PathBuf {
     out.join("generations").join(format!("{g:03}"))
 }
 
+fn create_dir(dir: &Path) -> Result<(), TinyError> {
+    std::fs::create_dir_all(dir).map_err(|source| TinyError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
 fn write_text(path: &Path, text: &str) -> Result<(), TinyError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| TinyError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        create_dir(dir)?;
     }
     let partial = path.with_extension("partial");
     std::fs::write(&partial, text)
@@ -266,6 +275,7 @@ fn base_generation(
         return Ok((Network::load(&model_dir)?, metrics));
     }
     let records: Vec<Record> = real.examples().map(real_record).collect();
+    create_dir(&dir)?;
     write_records(&dir.join("generated.parquet"), &records)?;
     write_records(&dir.join("curated.parquet"), &records)?;
     let t = &cfg.train;
@@ -280,7 +290,7 @@ fn base_generation(
         cfg.arithmetic.max_offset,
         (t.lr, t.min_lr, t.warmup_steps),
         derive(cfg.run.seed, &[4]),
-        &mut |_| {
+        &mut |_, _| {
             bar.inc(1);
             if cancel.load(Ordering::Relaxed) {
                 ControlFlow::Break(())
@@ -422,6 +432,7 @@ impl ArmRun<'_> {
             &network,
             &problems,
             views,
+            arm == Arm::SelfGraded && cfg.grade.decomposition,
             cfg.grade.temperature,
             derive(seed, &[6, g as u64, arm_tag]),
         )?;
@@ -442,7 +453,7 @@ impl ArmRun<'_> {
                 cfg.arithmetic.max_offset,
                 (t.finetune_lr, t.min_lr, t.warmup_steps),
                 derive(seed, &[7, g as u64, arm_tag]),
-                &mut |_| {
+                &mut |_, _| {
                     bar.inc(1);
                     if (self.stop)() {
                         ControlFlow::Break(())
@@ -498,6 +509,7 @@ impl ArmRun<'_> {
         dir: &Path,
         mix: &mut Mix,
     ) -> Result<std::collections::BTreeMap<String, usize>, TinyError> {
+        create_dir(dir)?;
         let mut generated = RecordWriter::create(&dir.join("generated.parquet"))?;
         let mut graded = RecordWriter::create(&dir.join("graded.parquet"))?;
         let mut curated = RecordWriter::create(&dir.join("curated.parquet"))?;

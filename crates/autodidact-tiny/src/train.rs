@@ -84,8 +84,8 @@ pub struct FitStats {
 
 /// Trains `network` for `steps` steps on batches of `batch_size` drawn from `mix`, with
 /// position offsets drawn from `0..=max_offset`, the learning rate warming up for `warmup`
-/// steps to `peak_lr` and decaying to `min_lr` (cosine). `on_step` sees every step (for
-/// progress) and may stop early with [`ControlFlow::Break`], which ends in
+/// steps to `peak_lr` and decaying to `min_lr` (cosine). `on_step` sees every step and the
+/// network after it (for progress, or to measure a learning curve) and may stop early with [`ControlFlow::Break`], which ends in
 /// [`TinyError::Interrupted`].
 #[allow(clippy::too_many_arguments)]
 pub fn fit(
@@ -96,7 +96,7 @@ pub fn fit(
     max_offset: u32,
     schedule: (f64, f64, usize),
     seed: u64,
-    on_step: &mut dyn FnMut(usize) -> ControlFlow<()>,
+    on_step: &mut dyn FnMut(usize, &Network) -> ControlFlow<()>,
 ) -> Result<(Network, FitStats), TinyError> {
     let start = std::time::Instant::now();
     let (peak_lr, min_lr, warmup) = schedule;
@@ -138,7 +138,7 @@ pub fn fit(
         let batch = Batch::from_sequences_at(&seqs, &masks, &positions)?;
         let stats = trainer.train_step(&batch, schedule.lr(step))?;
         losses.push(f64::from(stats.loss));
-        if on_step(step).is_break() {
+        if on_step(step, trainer.network()).is_break() {
             return Err(TinyError::Interrupted);
         }
     }
