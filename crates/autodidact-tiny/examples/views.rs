@@ -34,7 +34,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let right = answers.iter().zip(&truth).filter(|(a, t)| a.digits() == Some(&t[..])).count();
         println!("{name:10} {:.3}", right as f64 / n as f64);
     }
-    let parts = autodidact_tiny::grade::decompose(&network, &problems)?;
+    let parts = autodidact_tiny::grade::decompose(&network, &problems, 4)?;
     let parts_right = parts.iter().zip(&truth).filter(|(a, t)| a.digits() == Some(&t[..])).count();
     let (mut kept, mut kept_right) = (0, 0);
     for ((p, g), t) in parts.iter().zip(&views[0].1).zip(&truth) {

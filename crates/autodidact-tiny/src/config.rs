@@ -12,7 +12,7 @@
 //! [arithmetic]
 //! start_length = 5            # labelled (real) problems have operands of 1..=5 digits
 //! real_problems = 20000
-//! problems_per_generation = 5000
+//! problems_per_generation = 4000
 //! eval_problems = 200         # held-out problems per length, both operands that long
 //!
 //! [model]                     # the embedded transformer
@@ -23,9 +23,9 @@
 //! steps = 700                 # each later generation, fine-tuning the previous model
 //!
 //! [grade]                     # the self-graded arm's filter
-//! samples = 5
+//! samples = 3
 //! agreement = 0.6
-//! decomposition = true        # its answers to the parts must compose to its answer
+//! decomposition = true        # its answers to blocks of L0 - 1 digits must compose to its answer
 //! ```
 
 use std::path::Path;
@@ -80,7 +80,8 @@ pub enum Arm {
     Unguarded,
     /// Keeps the majority of k own answers when they agree enough and look plausible.
     SelfGraded,
-    /// Keeps own answers the true sum confirms: the ceiling, not a method (it needs the truth).
+    /// Keeps an own answer (of as many as the self-graded arm gets) that the true sum
+    /// confirms: the ceiling, not a method (it needs the truth).
     Oracle,
 }
 
@@ -165,9 +166,10 @@ pub struct GradeSection {
     /// Reject answers whose digit count is impossible for the problem's length (n or n + 1
     /// digits for length n, no leading zero).
     pub plausibility: bool,
-    /// Reject answers that the model's own answers to the problem's parts contradict: the
-    /// lower n − 1 digits, the top digits and the carry, each a shorter problem it has
-    /// learned (see [`crate::grade::decompose`]). The truth is not used.
+    /// Reject answers that the model's own answers to the problem's blocks contradict: both
+    /// operands cut into blocks of L0 − 1 digits, added block by block with the carries, each
+    /// a problem of a length it learned from the real data (see
+    /// [`crate::grade::decompose`]). The truth is not used.
     pub decomposition: bool,
 }
 
@@ -187,7 +189,7 @@ impl Default for TaskSection {
         Self {
             start_length: 5,
             real_problems: 20_000,
-            problems_per_generation: 5_000,
+            problems_per_generation: 4_000,
             eval_problems: 200,
             max_offset: 16,
         }
@@ -223,7 +225,7 @@ impl Default for TrainSection {
 impl Default for GradeSection {
     fn default() -> Self {
         Self {
-            samples: 5,
+            samples: 3,
             temperature: 1.0,
             agreement: 0.6,
             plausibility: true,

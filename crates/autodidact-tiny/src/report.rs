@@ -44,9 +44,9 @@ pub fn render(cfg: &ArithmeticConfig, summary: &Summary, out: &Path) -> Result<S
         filter += ", the digit count is possible";
     }
     if g.decomposition {
-        filter += ", and its own answers to the parts (the lower n−1 digits, the top digits, the carry: shorter problems it has learned) compose to the same sum";
+        filter += ", and its own answers to the blocks (both operands cut into blocks of L0−1 digits, added block by block with the carries: problems of the lengths it learned from real data) compose to the same sum";
     }
-    filter += "; oracle, its greedy answer when the true sum confirms it.";
+    filter += "; oracle, one of the same number of answers that the true sum confirms (the ceiling of choosing among its own answers).";
     report.subtitle += &filter;
     let lengths: Vec<String> = (1..=max_len).map(|n| n.to_string()).collect();
 

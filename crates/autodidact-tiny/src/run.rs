@@ -343,8 +343,35 @@ fn example_from_record(r: &Record, path: &Path) -> Result<Example, TinyError> {
         .and_then(|p| p.split_once('+'))
         .ok_or_else(bad)?;
     let problem = Problem::parse(a, b).ok_or_else(bad)?;
-    let answer = Problem::parse(&r.response, "0").ok_or_else(bad)?.a;
+    // The answer as taught, digit for digit: an unguarded arm keeps leading zeros too.
+    let answer: Vec<u8> = r
+        .response
+        .bytes()
+        .rev()
+        .map(|c| c.is_ascii_digit().then(|| c - b'0'))
+        .collect::<Option<_>>()
+        .filter(|d: &Vec<u8>| !d.is_empty())
+        .ok_or_else(bad)?;
     Ok(Example { problem, answer })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_records_read_back_as_taught_even_with_leading_zeros() {
+        let problem = Problem::parse("658", "101528").unwrap();
+        for answer in [vec![6, 8, 1, 2, 0], problem.sum()] {
+            let ex = Example { problem: problem.clone(), answer };
+            let mut r = real_record(&ex);
+            r.response = to_decimal(&ex.answer);
+            assert_eq!(example_from_record(&r, Path::new("x")).unwrap(), ex);
+        }
+        let mut r = real_record(&Example { problem, answer: vec![1] });
+        r.response = "1a".into();
+        assert!(example_from_record(&r, Path::new("x")).is_err());
+    }
 }
 
 /// One arm's generations.
@@ -423,16 +450,19 @@ impl ArmRun<'_> {
             self.held_out,
             &mut rng(seed, &[5, g as u64]),
         );
-        let views = if arm == Arm::SelfGraded {
-            cfg.grade.samples
-        } else {
+        // The oracle sees as many answers as the self-graded arm, so that it is the ceiling of
+        // choosing among them; the unguarded arm takes its greedy answer.
+        let views = if arm == Arm::Unguarded {
             1
+        } else {
+            cfg.grade.samples
         };
         let attempts = attempt(
             &network,
             &problems,
             views,
-            arm == Arm::SelfGraded && cfg.grade.decomposition,
+            (arm == Arm::SelfGraded && cfg.grade.decomposition)
+                .then(|| cfg.arithmetic.start_length.saturating_sub(1).max(1)),
             cfg.grade.temperature,
             derive(seed, &[6, g as u64, arm_tag]),
         )?;

@@ -75,7 +75,7 @@ fn small_profile_runs_the_loop_and_measures_every_arm() {
                 assert!(curated.iter().all(|r| r.grade("consistency").is_none()));
             }
             if name == "self-graded" {
-                assert!(graded_has(&dir, "consistency"));
+                assert!(graded_has(&dir, "consistency") && graded_has(&dir, "decomposition"));
             }
             for a in g["accuracy"].as_array().unwrap() {
                 every_accuracy.push(f(&a["accuracy"]));
