@@ -1,8 +1,8 @@
-//! What a person sees: progress bars on a terminal (one line per finished stage when not on
-//! one, so a log shows where a long run is), logs through `tracing` to stderr.
+//! What a person sees: progress bars on a terminal (nothing when not on one), logs through
+//! `tracing` to stderr.
 
 use std::io::IsTerminal;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use autodidact_pipeline::{Progress, StageProgress};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -15,8 +15,7 @@ pub fn init_logging() {
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }
 
-/// Progress bars with rate and ETA on a terminal; otherwise a line on stderr as each stage
-/// ends.
+/// Progress bars with rate and ETA on a terminal; silent otherwise.
 pub struct Bars {
     multi: MultiProgress,
     on_terminal: bool,
@@ -31,11 +30,7 @@ impl Bars {
     }
 }
 
-struct Bar {
-    bar: ProgressBar,
-    /// Off a terminal: the stage's name and start, for the line printed when it ends.
-    plain: Option<(String, Instant)>,
-}
+struct Bar(ProgressBar);
 
 impl Progress for Bars {
     fn start(&self, stage: &str, total: u64) -> Box<dyn StageProgress> {
@@ -51,8 +46,7 @@ impl Progress for Bars {
         bar.set_style(style);
         bar.set_message(stage.to_string());
         bar.enable_steady_tick(Duration::from_millis(200));
-        let plain = (!self.on_terminal).then(|| (stage.to_string(), Instant::now()));
-        Box::new(Bar { bar, plain })
+        Box::new(Bar(bar))
     }
 
     fn note(&self, message: &str) {
@@ -66,16 +60,9 @@ impl Progress for Bars {
 
 impl StageProgress for Bar {
     fn inc(&self, n: u64) {
-        self.bar.inc(n);
+        self.0.inc(n);
     }
     fn finish(&self) {
-        self.bar.finish();
-        if let Some((stage, started)) = &self.plain {
-            eprintln!(
-                "{stage}: {} done in {:.1} s",
-                self.bar.position(),
-                started.elapsed().as_secs_f64()
-            );
-        }
+        self.0.finish();
     }
 }
