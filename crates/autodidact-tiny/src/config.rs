@@ -12,7 +12,7 @@
 //! [arithmetic]
 //! start_length = 5            # labelled (real) problems have operands of 1..=5 digits
 //! real_problems = 20000
-//! problems_per_generation = 4000
+//! problems_per_generation = 12000
 //! eval_problems = 200         # held-out problems per length, both operands that long
 //!
 //! [model]                     # the embedded transformer
@@ -189,7 +189,7 @@ impl Default for TaskSection {
         Self {
             start_length: 5,
             real_problems: 20_000,
-            problems_per_generation: 4_000,
+            problems_per_generation: 12_000,
             eval_problems: 200,
             max_offset: 16,
         }
