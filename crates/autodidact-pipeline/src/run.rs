@@ -108,17 +108,12 @@ pub fn open_run_dir(cfg: &Config, out: &Path) -> Result<RunStore, PipelineError>
     std::fs::create_dir_all(out).map_err(|source| PipelineError::Io { path: out.to_path_buf(), source })?;
     let store = RunStore::open(&out.join("run.db"))?;
     let text = cfg.to_toml();
-    let hash = blake3::hash(text.as_bytes()).to_hex().to_string();
-    match store.get_meta("config_hash")? {
-        Some(h) if h != hash => {
-            return Err(PipelineError::RunDir(format!(
-                "'{}' holds a run of a different configuration (see its config.toml)\nhint: pass another --out, or delete '{}' to start over",
-                out.display(),
-                out.display()
-            )));
-        }
-        Some(_) => {}
-        None => store.set_meta("config_hash", &hash)?,
+    if !store.bind_config(&text)? {
+        return Err(PipelineError::RunDir(format!(
+            "'{}' holds a run of a different configuration (see its config.toml)\nhint: pass another --out, or delete '{}' to start over",
+            out.display(),
+            out.display()
+        )));
     }
     let path = out.join("config.toml");
     let header = "# The resolved configuration of this run, as it ran. Written by autodidact.\n";

@@ -192,6 +192,17 @@ impl RunStore {
         .wait()
     }
 
+    /// Binds the run to its configuration: records a digest of `config_text` the first time
+    /// and returns true; later returns whether the text is the same as the one recorded (a
+    /// run directory holds one configuration's run).
+    pub fn bind_config(&self, config_text: &str) -> Result<bool, StoreError> {
+        let hash = blake3::hash(config_text.as_bytes()).to_hex().to_string();
+        match self.get_meta("config_hash")? {
+            Some(h) => Ok(h == hash),
+            None => self.set_meta("config_hash", &hash).map(|()| true),
+        }
+    }
+
     /// Waits until everything queued so far is committed.
     ///
     /// Also reports a failed write whose [`Commit`] was dropped unawaited, so fire-and-forget

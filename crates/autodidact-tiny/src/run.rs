@@ -176,32 +176,16 @@ fn open_run_dir(cfg: &ArithmeticConfig, out: &Path) -> Result<RunStore, TinyErro
     create_dir(out)?;
     let store = RunStore::open(&out.join("run.db"))?;
     let text = cfg.to_toml();
-    let hash = config_digest(&text);
-    match store.get_meta("config_hash")? {
-        Some(h) if h != hash => {
-            return Err(TinyError::RunDir(format!(
-                "'{}' holds a run of a different configuration (see its config.toml)\nhint: pass another --out, or delete '{}' to start over",
-                out.display(),
-                out.display()
-            )));
-        }
-        Some(_) => {}
-        None => store.set_meta("config_hash", &hash)?,
+    if !store.bind_config(&text)? {
+        return Err(TinyError::RunDir(format!(
+            "'{}' holds a run of a different configuration (see its config.toml)\nhint: pass another --out, or delete '{}' to start over",
+            out.display(),
+            out.display()
+        )));
     }
     let header = "# The resolved configuration of this run, as it ran. Written by autodidact.\n";
     write_text(&out.join("config.toml"), &format!("{header}{text}"))?;
     Ok(store)
-}
-
-/// A stable hex digest of `text` (FNV-1a, 64 bits, twice with different bases: plenty to
-/// tell configs apart, and no extra dependency).
-fn config_digest(text: &str) -> String {
-    let fnv = |basis: u64| {
-        text.bytes().fold(basis, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01B3)
-        })
-    };
-    format!("{:016x}{:016x}", fnv(0xcbf2_9ce4_8422_2325), fnv(0x6c62_272e_07bb_0142))
 }
 
 /// A generator for one purpose, seeded from the run's seed and the purpose's tags.

@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use autodidact_tiny::summary::{LEARNED, PRECISION_TARGET};
 use autodidact_tiny::{ArithmeticConfig, Summary, TinyError};
 
-use super::run::{RunArgs, shell_word};
+use super::run::{RunArgs, resume_command};
 use crate::printer::Bars;
 use crate::{CliError, Exit};
 
@@ -23,10 +23,7 @@ pub fn run(mut cfg: ArithmeticConfig, args: &RunArgs, default_out: &Path, resume
         cfg.run.seed = seed;
     }
     let out: PathBuf = args.out.clone().unwrap_or_else(|| default_out.to_path_buf());
-    let mut resume_cmd = format!("{resume} --out {}", shell_word(&out));
-    if let Some(seed) = args.seed {
-        let _ = write!(resume_cmd, " --seed {seed}");
-    }
+    let resume_cmd = resume_command(&resume, &out, args.seed);
     watch_ctrl_c();
     let bars = Bars::new();
     let result = autodidact_tiny::run(&cfg, &out, &bars, &STOP);

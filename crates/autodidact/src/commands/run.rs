@@ -60,7 +60,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         let stem = config.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
         PathBuf::from("runs").join(stem)
     });
-    let resume_cmd = resume_command(&config, &out, args.seed);
+    let resume_cmd = resume_command(&format!("autodidact run {}", shell_word(&config)), &out, args.seed);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -113,8 +113,10 @@ pub(super) fn shell_word(path: &Path) -> String {
     if plain { s } else { format!("'{}'", s.replace('\'', "'\\''")) }
 }
 
-fn resume_command(config: &Path, out: &Path, seed: Option<u64>) -> String {
-    let mut cmd = format!("autodidact run {} --out {}", shell_word(config), shell_word(out));
+/// The command that resumes a run: `run` (how the run was named: `autodidact run CONFIG` or
+/// `autodidact run --scenario NAME`) with its `--out` and `--seed`.
+pub(super) fn resume_command(run: &str, out: &Path, seed: Option<u64>) -> String {
+    let mut cmd = format!("{run} --out {}", shell_word(out));
     if let Some(s) = seed {
         let _ = write!(cmd, " --seed {s}");
     }
@@ -160,9 +162,10 @@ mod tests {
 
     #[test]
     fn resume_command_quotes_paths_a_shell_would_split() {
-        assert_eq!(resume_command(Path::new("run.toml"), Path::new("runs/a"), None), "autodidact run run.toml --out runs/a");
+        let named = |config: &str| format!("autodidact run {}", shell_word(Path::new(config)));
+        assert_eq!(resume_command(&named("run.toml"), Path::new("runs/a"), None), "autodidact run run.toml --out runs/a");
         assert_eq!(
-            resume_command(Path::new("my run.toml"), Path::new("it's"), Some(3)),
+            resume_command(&named("my run.toml"), Path::new("it's"), Some(3)),
             "autodidact run 'my run.toml' --out 'it'\\''s' --seed 3"
         );
     }
