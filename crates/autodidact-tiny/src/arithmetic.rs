@@ -165,11 +165,32 @@ pub fn draw_distinct(
     exclude: &HashSet<Problem>,
     rng: &mut impl Rng,
 ) -> Vec<Problem> {
+    draw_distinct_with(count, n, exclude, rng, Problem::draw)
+}
+
+/// Like [`draw_distinct`], with both operands of exactly `n` digits ([`Problem::draw_full`]),
+/// as the held-out evaluation problems are.
+pub fn draw_distinct_full(
+    count: usize,
+    n: usize,
+    exclude: &HashSet<Problem>,
+    rng: &mut impl Rng,
+) -> Vec<Problem> {
+    draw_distinct_with(count, n, exclude, rng, Problem::draw_full)
+}
+
+fn draw_distinct_with<R: Rng>(
+    count: usize,
+    n: usize,
+    exclude: &HashSet<Problem>,
+    rng: &mut R,
+    draw: fn(usize, &mut R) -> Problem,
+) -> Vec<Problem> {
     let mut seen: HashSet<Problem> = HashSet::with_capacity(count);
     let mut out = Vec::with_capacity(count);
     let mut misses = 0;
     while out.len() < count && misses < 20 * count + 1000 {
-        let p = Problem::draw(n, rng);
+        let p = draw(n, rng);
         if exclude.contains(&p) || !seen.insert(p.clone()) {
             misses += 1;
             continue;
@@ -313,6 +334,8 @@ mod tests {
         assert_eq!(unique.len(), drawn.len());
         // Length 1 has only 100 problems: the draw stops instead of looping.
         assert!(draw_distinct(500, 1, &HashSet::new(), &mut rng).len() <= 100);
+        let full_drawn = draw_distinct_full(50, 3, &exclude, &mut rng);
+        assert!(full_drawn.iter().all(|p| p.a.len() == 3 && p.b.len() == 3));
         let full = Problem::draw_full(4, &mut rng);
         assert_eq!((full.a.len(), full.b.len()), (4, 4));
         assert_ne!(full.a[3], 0);

@@ -6,14 +6,15 @@
 //! [run]
 //! task = "arithmetic"
 //! seed = 42
-//! generations = 6
+//! generations = 8
 //! arms = ["unguarded", "self-graded", "oracle"]
 //!
 //! [arithmetic]
 //! start_length = 5            # labelled (real) problems have operands of 1..=5 digits
 //! real_problems = 20000
-//! problems_per_generation = 12000
+//! problems_per_generation = 10000
 //! eval_problems = 200         # held-out problems per length, both operands that long
+//! advance_at = 0.75           # move to the next length once the arm keeps this share of a check
 //!
 //! [model]                     # the embedded transformer
 //! d_model = 64
@@ -65,8 +66,9 @@ pub struct RunSection {
     pub task: String,
     /// Seed of everything: data, initialisation, batches, sampling.
     pub seed: u64,
-    /// Generations after generation 0 (the model trained on real data); generation g
-    /// attempts problems of length `start_length + g`.
+    /// Generations after generation 0 (the model trained on real data). Generation 1
+    /// attempts problems of length `start_length + 1`; each later one the next length, or the
+    /// same again when the arm's check held it back (`arithmetic.advance_at`).
     pub generations: usize,
     /// The arms, side by side from the same generation-0 model.
     pub arms: Vec<Arm>,
@@ -113,6 +115,15 @@ pub struct TaskSection {
     pub eval_problems: usize,
     /// Largest random offset of position ids in training (see [`crate::arithmetic`]).
     pub max_offset: u32,
+    /// The curriculum's gate. After training, an arm checks its new model on
+    /// `check_problems` fresh problems of the length it just attempted (both operands that
+    /// long, like the held-out problems), with its own grader
+    /// (the self-graded arm without the truth); when it keeps at least this share, the next
+    /// generation attempts one digit longer, otherwise the same length again with new
+    /// problems. 0 advances every generation without a check.
+    pub advance_at: f64,
+    /// Problems of the check (see `advance_at`).
+    pub check_problems: usize,
 }
 
 /// `[model]`: see [`autodidact_nn::Config`].
@@ -178,7 +189,7 @@ impl Default for RunSection {
         Self {
             task: TASK.into(),
             seed: 42,
-            generations: 6,
+            generations: 8,
             arms: Arm::ALL.to_vec(),
         }
     }
@@ -189,9 +200,11 @@ impl Default for TaskSection {
         Self {
             start_length: 5,
             real_problems: 20_000,
-            problems_per_generation: 12_000,
+            problems_per_generation: 10_000,
             eval_problems: 200,
             max_offset: 16,
+            advance_at: 0.75,
+            check_problems: 500,
         }
     }
 }
@@ -259,6 +272,8 @@ impl ArithmeticConfig {
             problems_per_generation: 200,
             eval_problems: 40,
             max_offset: 4,
+            advance_at: 0.75,
+            check_problems: 40,
         };
         cfg.model = ModelSection {
             d_model: 32,
@@ -382,6 +397,12 @@ impl ArithmeticConfig {
             if !(v.is_finite() && v > 0.0) {
                 return Err(format!("key `{key}`: must be a positive number, got {v}"));
             }
+        }
+        if !(0.0..=1.0).contains(&self.arithmetic.advance_at) {
+            return Err(format!("key `arithmetic.advance_at`: must be in [0, 1], got {}", self.arithmetic.advance_at));
+        }
+        if self.arithmetic.advance_at > 0.0 && self.arithmetic.check_problems == 0 {
+            return Err("key `arithmetic.check_problems`: must be at least 1 when `arithmetic.advance_at` is above 0".into());
         }
         if !(self.grade.agreement > 0.0 && self.grade.agreement <= 1.0) {
             return Err(format!("key `grade.agreement`: must be in (0, 1], got {}", self.grade.agreement));

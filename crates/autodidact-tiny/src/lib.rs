@@ -35,6 +35,7 @@ pub mod eval;
 pub mod grade;
 pub mod report;
 pub mod run;
+mod rundir;
 pub mod summary;
 pub mod train;
 

@@ -20,7 +20,7 @@ pub fn render(cfg: &ArithmeticConfig, summary: &Summary, out: &Path) -> Result<S
     let mut report = Report::new("autodidact · arithmetic self-learning");
     let f = &summary.findings;
     report.subtitle = format!(
-        "An embedded {}-parameter transformer learns addition from labelled problems of 1–{l0} digits, then teaches itself one digit longer each generation ({} generations, seed {}). \
+        "An embedded {}-parameter transformer learns addition from labelled problems of 1–{l0} digits, then teaches itself one digit longer at a time ({} generations, seed {}). \
          Arms differ only in what they keep of their own answers. `oracle` uses the true sum and is the ceiling, not a method. \
          Result: self-graded learned {} lengths beyond {l0} (≥{:.0}% accuracy), unguarded {}, oracle {}; lowest precision of the self-grading filter {} (target {:.0}%).",
         summary.base.parameters,
@@ -47,6 +47,14 @@ pub fn render(cfg: &ArithmeticConfig, summary: &Summary, out: &Path) -> Result<S
         filter += ", and its own answers to the blocks (both operands cut into blocks of L0−1 digits, added block by block with the carries: problems of the lengths it learned from real data) compose to the same sum";
     }
     filter += "; oracle, one of the same number of answers that the true sum confirms (the ceiling of choosing among its own answers).";
+    let a = &cfg.arithmetic;
+    if a.advance_at > 0.0 {
+        filter += &format!(
+            " Curriculum: after training, each arm checks its new model on {} fresh problems of the length it attempted, graded as it grades; it moves one digit longer when it keeps at least {:.0}% of them, and attempts the same length again otherwise.",
+            a.check_problems,
+            100.0 * a.advance_at
+        );
+    }
     report.subtitle += &filter;
     let lengths: Vec<String> = (1..=max_len).map(|n| n.to_string()).collect();
 
@@ -141,7 +149,7 @@ pub fn render(cfg: &ArithmeticConfig, summary: &Summary, out: &Path) -> Result<S
         y_max: Some(1.0),
     }));
     report.sections.push(Section::Chart(Chart {
-        title: "Accuracy at each generation's new length before training on it (greedy, oracle-measured)".into(),
+        title: "Accuracy at the length each generation attempts, before training on it (greedy, oracle-measured)".into(),
         x_labels: gens,
         series: per_gen(&|g| Some(g.greedy_accuracy)),
         y_max: Some(1.0),
@@ -163,6 +171,10 @@ pub fn render(cfg: &ArithmeticConfig, summary: &Summary, out: &Path) -> Result<S
                 pct(g.recall),
                 g.mean_agreement.map_or("–".into(), |x| format!("{x:.2}")),
                 format!("{:.3} → {:.3}", g.train.first_loss, g.train.last_loss),
+                match g.check {
+                    Some(c) => format!("{} ({})", pct(Some(c)), if g.advanced { "next length" } else { "again" }),
+                    None => "–".into(),
+                },
                 format!("{:.0}", g.seconds),
             ]);
         }
@@ -171,7 +183,7 @@ pub fn render(cfg: &ArithmeticConfig, summary: &Summary, out: &Path) -> Result<S
         title: "Generations".into(),
         header: [
             "gen", "arm", "length", "attempted", "greedy right", "kept", "kept wrong", "precision",
-            "recall", "agreement", "train loss", "seconds",
+            "recall", "agreement", "train loss", "check", "seconds",
         ]
         .map(String::from)
         .to_vec(),

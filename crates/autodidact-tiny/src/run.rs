@@ -20,7 +20,7 @@
 //! uninterrupted one would.
 
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -28,14 +28,13 @@ use autodidact_data::{Origin, Record, RecordWriter, Verdict, open_records, write
 use autodidact_nn::Network;
 use autodidact_pipeline::Progress;
 use autodidact_store::RunStore;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
 
-use crate::arithmetic::{Problem, draw_distinct, to_decimal};
+use crate::arithmetic::{Problem, draw_distinct, draw_distinct_full, to_decimal};
 use crate::config::{ArithmeticConfig, Arm, TASK};
 use crate::eval::{EvalSet, accuracy};
 use crate::grade::{Judged, attempt, judge};
 use crate::summary::{ArmGeneration, ArmSummary, BaseGeneration, Findings, Summary};
+use crate::rundir::{create_dir, derive, generation_dir, on_one_thread, read_json, rng, write_text};
 use crate::train::{Example, Mix, fit};
 use crate::{TinyError, report};
 
@@ -162,15 +161,6 @@ pub fn run(
     Ok(summary)
 }
 
-/// Runs `f` with a one-thread rayon pool for the model's kernels (the global pool if that
-/// pool cannot be made).
-fn on_one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
-        Ok(pool) => pool.install(f),
-        Err(_) => f(),
-    }
-}
-
 /// Creates or reopens `out`; refuses a directory that holds a run of another config.
 fn open_run_dir(cfg: &ArithmeticConfig, out: &Path) -> Result<RunStore, TinyError> {
     create_dir(out)?;
@@ -186,59 +176,6 @@ fn open_run_dir(cfg: &ArithmeticConfig, out: &Path) -> Result<RunStore, TinyErro
     let header = "# The resolved configuration of this run, as it ran. Written by autodidact.\n";
     write_text(&out.join("config.toml"), &format!("{header}{text}"))?;
     Ok(store)
-}
-
-/// A generator for one purpose, seeded from the run's seed and the purpose's tags.
-fn rng(seed: u64, tags: &[u64]) -> StdRng {
-    StdRng::seed_from_u64(derive(seed, tags))
-}
-
-fn derive(seed: u64, tags: &[u64]) -> u64 {
-    tags.iter().fold(splitmix(seed), |h, t| splitmix(h ^ splitmix(*t)))
-}
-
-fn splitmix(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-fn generation_dir(out: &Path, g: usize) -> PathBuf {
-    out.join("generations").join(format!("{g:03}"))
-}
-
-fn create_dir(dir: &Path) -> Result<(), TinyError> {
-    std::fs::create_dir_all(dir).map_err(|source| TinyError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })
-}
-
-fn write_text(path: &Path, text: &str) -> Result<(), TinyError> {
-    if let Some(dir) = path.parent() {
-        create_dir(dir)?;
-    }
-    let partial = path.with_extension("partial");
-    std::fs::write(&partial, text)
-        .and_then(|()| std::fs::rename(&partial, path))
-        .map_err(|source| TinyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TinyError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TinyError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| {
-        TinyError::RunDir(format!(
-            "'{}' is not what this version wrote ({e}); delete the run directory to start over",
-            path.display()
-        ))
-    })
 }
 
 /// Generation 0: trains (or reloads) the model on the real problems and measures it.
@@ -378,6 +315,9 @@ impl ArmRun<'_> {
         let arm_models = self.out.join("models").join(self.arm.name());
         let model_dir = |g: usize| arm_models.join(format!("{g:03}"));
         let mut load = None;
+        // The length the next generation attempts: one more than the real data's, then as
+        // the curriculum's gate decides.
+        let mut length = self.cfg.arithmetic.start_length + 1;
         for g in 1..=self.cfg.run.generations {
             let dir = generation_dir(self.out, g).join(self.arm.name());
             if self.store.stage_done(g as u32, self.arm.name())? {
@@ -385,14 +325,17 @@ impl ArmRun<'_> {
                 for r in open_records(&curated)? {
                     mix.push(example_from_record(&r?, &curated)?);
                 }
-                done.push(read_json(&dir.join("metrics.json"))?);
+                let metrics: ArmGeneration = read_json(&dir.join("metrics.json"))?;
+                length = metrics.length + usize::from(metrics.advanced);
+                done.push(metrics);
                 load = Some(g);
                 continue;
             }
             if let Some(last) = load.take() {
                 network = Network::load(&model_dir(last))?;
             }
-            let (next, metrics) = self.generation(g, network, &mut mix, &dir)?;
+            let (next, metrics) = self.generation(g, length, network, &mut mix, &dir)?;
+            length = metrics.length + usize::from(metrics.advanced);
             // Saved under its own generation, so a crash before the stage is marked done
             // leaves the previous checkpoint for the redo.
             next.save(&model_dir(g))?;
@@ -413,6 +356,7 @@ impl ArmRun<'_> {
     fn generation(
         &self,
         g: usize,
+        length: usize,
         network: Network,
         mix: &mut Mix,
         dir: &Path,
@@ -421,35 +365,20 @@ impl ArmRun<'_> {
         let (cfg, arm) = (self.cfg, self.arm);
         let seed = cfg.run.seed;
         let arm_tag = Arm::ALL.iter().position(|a| *a == arm).unwrap_or(0) as u64;
-        let length = cfg.arithmetic.start_length + g;
         let t = &cfg.train;
+        let checks = cfg.arithmetic.advance_at > 0.0 && g < cfg.run.generations;
         let bar = self.progress.start(
-            &format!("generation {g} · {}", arm.name()),
-            t.steps as u64 + 2,
+            &format!("generation {g} · {} · length {length}", arm.name()),
+            t.steps as u64 + 2 + u64::from(checks),
         );
-        // The same problems for every arm.
+        // The same problems for every arm at the same generation and length.
         let problems = draw_distinct(
             cfg.arithmetic.problems_per_generation,
             length,
             self.held_out,
-            &mut rng(seed, &[5, g as u64]),
+            &mut rng(seed, &[5, g as u64, length as u64]),
         );
-        // The oracle sees as many answers as the self-graded arm, so that it is the ceiling of
-        // choosing among them; the unguarded arm takes its greedy answer.
-        let views = if arm == Arm::Unguarded {
-            1
-        } else {
-            cfg.grade.samples
-        };
-        let attempts = attempt(
-            &network,
-            &problems,
-            views,
-            (arm == Arm::SelfGraded && cfg.grade.decomposition)
-                .then(|| cfg.arithmetic.start_length.saturating_sub(1).max(1)),
-            cfg.grade.temperature,
-            derive(seed, &[6, g as u64, arm_tag]),
-        )?;
+        let attempts = self.attempt(&network, &problems, derive(seed, &[6, g as u64, arm_tag]))?;
         let judged: Vec<Judged> = attempts.iter().map(|a| judge(arm, a, &cfg.grade)).collect();
         bar.inc(1);
         if (self.stop)() {
@@ -479,6 +408,27 @@ impl ArmRun<'_> {
         };
         let accuracy = accuracy(&network, self.eval)?;
         bar.inc(1);
+        // The curriculum's gate: the new model answers fresh problems of this length (both
+        // operands that long, as in the held-out set), graded as this arm grades (the
+        // self-graded arm without the truth).
+        let check = if checks {
+            let fresh = draw_distinct_full(
+                cfg.arithmetic.check_problems,
+                length,
+                self.held_out,
+                &mut rng(seed, &[8, g as u64, length as u64]),
+            );
+            let answered = self.attempt(&network, &fresh, derive(seed, &[9, g as u64, arm_tag]))?;
+            let kept = answered
+                .iter()
+                .filter(|a| judge(arm, a, &cfg.grade).kept)
+                .count();
+            bar.inc(1);
+            Some(kept as f64 / answered.len().max(1) as f64)
+        } else {
+            None
+        };
+        let advanced = check.is_none_or(|share| share >= cfg.arithmetic.advance_at);
         bar.finish();
         let attempted = attempts.len();
         let greedy_right = attempts
@@ -508,9 +458,37 @@ impl ArmRun<'_> {
             mix_size: mix.len(),
             train,
             accuracy,
+            check,
+            advanced,
             seconds: started.elapsed().as_secs_f64(),
         };
         Ok((network, metrics))
+    }
+
+    /// This arm's answers to `problems`: the unguarded arm takes its greedy answer; the oracle
+    /// sees as many answers as the self-graded arm, so that it is the ceiling of choosing
+    /// among them; the self-graded arm also composes its answers to the blocks.
+    fn attempt(
+        &self,
+        network: &Network,
+        problems: &[Problem],
+        seed: u64,
+    ) -> Result<Vec<crate::grade::Attempt>, TinyError> {
+        let (cfg, arm) = (self.cfg, self.arm);
+        let views = if arm == Arm::Unguarded {
+            1
+        } else {
+            cfg.grade.samples
+        };
+        attempt(
+            network,
+            problems,
+            views,
+            (arm == Arm::SelfGraded && cfg.grade.decomposition)
+                .then(|| cfg.arithmetic.start_length.saturating_sub(1).max(1)),
+            cfg.grade.temperature,
+            seed,
+        )
     }
 
     /// Writes the generation's four record files, adds what was kept to `mix`, and returns

@@ -34,7 +34,7 @@ pub struct ArmGeneration {
     pub generation: usize,
     /// The arm.
     pub arm: String,
-    /// Length of the problems attempted (one more than any seen before).
+    /// Length of the problems attempted.
     pub length: usize,
     /// Problems attempted.
     pub attempted: usize,
@@ -61,6 +61,12 @@ pub struct ArmGeneration {
     pub train: FitStats,
     /// Held-out accuracy by length of the model this generation trained.
     pub accuracy: Vec<LengthAccuracy>,
+    /// The curriculum's check of the model this generation trained: the share of fresh
+    /// problems of `length` that the arm's own grader keeps (`None` when no check ran: the
+    /// last generation, or `advance_at = 0`).
+    pub check: Option<f64>,
+    /// Whether the next generation attempts `length + 1` (else `length` again).
+    pub advanced: bool,
     /// Wall time of the whole generation, seconds.
     pub seconds: f64,
 }

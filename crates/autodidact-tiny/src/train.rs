@@ -82,6 +82,26 @@ pub struct FitStats {
     pub seconds: f64,
 }
 
+impl FitStats {
+    /// The stats of a fit that took `losses` (one per step) and started at `start`.
+    pub fn of(losses: &[f64], start: std::time::Instant) -> FitStats {
+        let tenth = (losses.len() / 10).max(1);
+        let mean = |xs: &[f64]| {
+            if xs.is_empty() {
+                0.0
+            } else {
+                xs.iter().sum::<f64>() / xs.len() as f64
+            }
+        };
+        FitStats {
+            steps: losses.len(),
+            first_loss: mean(&losses[..tenth.min(losses.len())]),
+            last_loss: mean(&losses[losses.len().saturating_sub(tenth)..]),
+            seconds: start.elapsed().as_secs_f64(),
+        }
+    }
+}
+
 /// Trains `network` for `steps` steps on batches of `batch_size` drawn from `mix`, with
 /// position offsets drawn from `0..=max_offset`, the learning rate warming up for `warmup`
 /// steps to `peak_lr` and decaying to `min_lr` (cosine). `on_step` sees every step and the
@@ -142,19 +162,6 @@ pub fn fit(
             return Err(TinyError::Interrupted);
         }
     }
-    let tenth = (steps / 10).max(1);
-    let mean = |xs: &[f64]| {
-        if xs.is_empty() {
-            0.0
-        } else {
-            xs.iter().sum::<f64>() / xs.len() as f64
-        }
-    };
-    let stats = FitStats {
-        steps,
-        first_loss: mean(&losses[..tenth.min(losses.len())]),
-        last_loss: mean(&losses[losses.len().saturating_sub(tenth)..]),
-        seconds: start.elapsed().as_secs_f64(),
-    };
+    let stats = FitStats::of(&losses, start);
     Ok((trainer.into_network(), stats))
 }

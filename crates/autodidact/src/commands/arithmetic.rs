@@ -78,9 +78,14 @@ fn human_summary(s: &Summary, out: &Path) -> String {
         let _ = writeln!(text, "{}:", a.arm);
         for g in &a.generations {
             let p = g.precision.map_or("-".into(), |p| format!("{:.1}%", 100.0 * p));
+            let check = match g.check {
+                Some(c) if g.advanced => format!("; check {:.0}%: next length", 100.0 * c),
+                Some(c) => format!("; check {:.0}%: this length again", 100.0 * c),
+                None => String::new(),
+            };
             let _ = writeln!(
                 text,
-                "  generation {} (length {}): kept {}/{} (precision {p}); accuracy {}",
+                "  generation {} (length {}): kept {}/{} (precision {p}); accuracy {}{check}",
                 g.generation,
                 g.length,
                 g.kept,

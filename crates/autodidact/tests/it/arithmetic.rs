@@ -26,6 +26,10 @@ fn small_profile_runs_the_loop_and_measures_every_arm() {
     let l0 = summary["start_length"].as_u64().unwrap() as usize;
     let gens = summary["generations"].as_u64().unwrap() as usize;
     assert!(gens >= 2);
+    // The run directory's config.toml holds the curriculum's gate as it ran.
+    let config: toml::Table = std::fs::read_to_string(out.join("config.toml")).unwrap().parse().unwrap();
+    let advance_at = config["arithmetic"]["advance_at"].as_float().unwrap();
+    assert!(advance_at > 0.0, "the small profile checks before it advances");
 
     // Generation 0 learned from the real data: the loss fell, and on held-out problems of
     // the lengths it was taught it is right far more often than chance (about 1 in 10^n).
@@ -44,9 +48,21 @@ fn small_profile_runs_the_loop_and_measures_every_arm() {
         let name = arm["arm"].as_str().unwrap();
         let generations = arm["generations"].as_array().unwrap();
         assert_eq!(generations.len(), gens);
+        // The curriculum: one digit past the real data first, then the next length only
+        // when the arm's own check of its new model passed.
+        let mut length = l0 + 1;
         for (i, g) in generations.iter().enumerate() {
             assert_eq!(g["generation"].as_u64().unwrap() as usize, i + 1);
-            assert_eq!(g["length"].as_u64().unwrap() as usize, l0 + i + 1);
+            assert_eq!(g["length"].as_u64().unwrap() as usize, length, "{name} gen {}", i + 1);
+            let advanced = g["advanced"].as_bool().unwrap();
+            if i + 1 < gens {
+                let check = f(&g["check"]);
+                assert!((0.0..=1.0).contains(&check));
+                assert_eq!(advanced, check >= advance_at, "{name} gen {}: check {check}", i + 1);
+            } else {
+                assert!(g["check"].is_null(), "no check after the last generation");
+            }
+            length += usize::from(advanced);
             let attempted = g["attempted"].as_u64().unwrap();
             let kept = g["kept"].as_u64().unwrap();
             assert!(attempted > 0 && kept <= attempted);

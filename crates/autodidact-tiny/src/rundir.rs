@@ -1,0 +1,72 @@
+//! What both loops on the embedded model share: seeded generators, the run directory's
+//! files, one-thread pools.
+
+use std::path::{Path, PathBuf};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::TinyError;
+
+/// Runs `f` with a one-thread rayon pool for the model's kernels (the global pool if that
+/// pool cannot be made).
+pub(crate) fn on_one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
+    }
+}
+
+/// A generator for one purpose, seeded from the run's seed and the purpose's tags.
+pub(crate) fn rng(seed: u64, tags: &[u64]) -> StdRng {
+    StdRng::seed_from_u64(derive(seed, tags))
+}
+
+pub(crate) fn derive(seed: u64, tags: &[u64]) -> u64 {
+    tags.iter().fold(splitmix(seed), |h, t| splitmix(h ^ splitmix(*t)))
+}
+
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+pub(crate) fn generation_dir(out: &Path, g: usize) -> PathBuf {
+    out.join("generations").join(format!("{g:03}"))
+}
+
+pub(crate) fn create_dir(dir: &Path) -> Result<(), TinyError> {
+    std::fs::create_dir_all(dir).map_err(|source| TinyError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+pub(crate) fn write_text(path: &Path, text: &str) -> Result<(), TinyError> {
+    if let Some(dir) = path.parent() {
+        create_dir(dir)?;
+    }
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|source| TinyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TinyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TinyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        TinyError::RunDir(format!(
+            "'{}' is not what this version wrote ({e}); delete the run directory to start over",
+            path.display()
+        ))
+    })
+}
+
