@@ -18,6 +18,9 @@ pub const CONFIG_FILE: &str = "config.json";
 /// File name of the weights in a checkpoint directory.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
 
+/// Rows evaluated together by [`Network::row_losses`].
+const ROW_LOSS_BATCH: usize = 64;
+
 /// A model and its parameters.
 pub struct Network {
     model: Model,
@@ -129,6 +132,56 @@ impl Network {
             });
         }
         Ok(total.expect("a batch has at least one bucket"))
+    }
+
+    /// The mean negative log-likelihood, in nats, of each row's tokens after its first (each
+    /// predicted from the tokens before it): a row's own loss, e.g. to grade a sample by how
+    /// likely its writer found it, or to measure held-out text. Rows may differ in length
+    /// (each of 2 to `max_seq_len + 1` tokens); they are evaluated in batches of equal length.
+    pub fn row_losses(&self, rows: &[Vec<u32>]) -> Result<Vec<f64>> {
+        use candle_core::Module as _;
+        let cfg = self.config();
+        let mut by_len: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+        for (i, row) in rows.iter().enumerate() {
+            if row.len() < 2 || row.len() > cfg.max_seq_len + 1 {
+                return Err(Error::Sequence {
+                    index: i,
+                    message: format!(
+                        "has {} tokens; a row's loss needs 2 to max_seq_len + 1 = {}",
+                        row.len(),
+                        cfg.max_seq_len + 1
+                    ),
+                });
+            }
+            if let Some(&t) = row.iter().find(|&&t| t as usize >= cfg.vocab_size) {
+                return Err(Error::Sequence {
+                    index: i,
+                    message: format!("token id {t} is outside the vocabulary of {}", cfg.vocab_size),
+                });
+            }
+            by_len.entry(row.len()).or_default().push(i);
+        }
+        let mut losses = vec![0.0; rows.len()];
+        let v = cfg.vocab_size;
+        for (len, indices) in by_len {
+            for chunk in indices.chunks(ROW_LOSS_BATCH) {
+                let inputs: Vec<Vec<u32>> = chunk.iter().map(|&i| rows[i][..len - 1].to_vec()).collect();
+                let logits = self.model.forward(&Model::tokens_tensor(&inputs)?)?;
+                let logits: Vec<f32> = logits.flatten_all()?.to_vec1()?;
+                for (r, &i) in chunk.iter().enumerate() {
+                    let mut total = 0.0f64;
+                    for p in 0..len - 1 {
+                        let row = &logits[(r * (len - 1) + p) * v..][..v];
+                        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                        let sum: f64 = row.iter().map(|&x| f64::from(x - max).exp()).sum();
+                        let target = rows[i][p + 1] as usize;
+                        total += f64::from(max) + sum.ln() - f64::from(row[target]);
+                    }
+                    losses[i] = total / (len - 1) as f64;
+                }
+            }
+        }
+        Ok(losses)
     }
 
     /// Samples continuations of `prompts`; see [`Model::generate`].

@@ -13,6 +13,14 @@ pub enum TinyError {
         /// What is wrong, naming the key.
         message: String,
     },
+    /// The real text cannot be used (missing, not UTF-8, too short, too many characters).
+    #[error("cannot use the text '{}': {message}", path.display())]
+    Text {
+        /// The text file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The run directory holds something this run cannot continue.
     #[error("{0}")]
     RunDir(String),
@@ -42,6 +50,6 @@ impl TinyError {
     /// Whether the error is the user's input (exit status 2) rather than a failure while
     /// running.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, TinyError::Config { .. } | TinyError::RunDir(_))
+        matches!(self, TinyError::Config { .. } | TinyError::Text { .. } | TinyError::RunDir(_))
     }
 }

@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 pub mod arithmetic;
+pub mod collapse;
 pub mod config;
 mod error;
 pub mod eval;

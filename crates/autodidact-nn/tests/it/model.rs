@@ -127,3 +127,23 @@ fn parameter_count_matches_config() {
     let network = tiny_network(0);
     assert_eq!(network.n_params(), tiny_config().n_params());
 }
+
+#[test]
+fn row_losses_match_the_training_loss_of_each_row() {
+    let network = tiny_network(3);
+    // Rows of different lengths, evaluated together.
+    let rows = vec![vec![1, 2, 3, 4, 5], vec![7, 7], vec![0, 11, 4, 2, 9, 9, 1], vec![5, 4, 3, 2, 1]];
+    let losses = network.row_losses(&rows).unwrap();
+    assert_eq!(losses.len(), rows.len());
+    for (row, loss) in rows.iter().zip(&losses) {
+        let mask: Vec<bool> = (0..row.len()).map(|i| i > 0).collect();
+        let batch = Batch::from_sequences(std::slice::from_ref(row), &[mask]).unwrap();
+        let expected = f64::from(network.loss(&batch).unwrap().to_scalar::<f32>().unwrap());
+        assert!((loss - expected).abs() < 1e-4, "{loss} vs {expected}");
+    }
+    // A row's loss does not depend on the rows beside it (up to float rounding); a row of
+    // one token has nothing to predict, and a token outside the vocabulary is an error.
+    assert!((losses[0] - network.row_losses(&rows[..1]).unwrap()[0]).abs() < 1e-5);
+    assert!(network.row_losses(&[vec![1]]).is_err());
+    assert!(network.row_losses(&[vec![1, 12]]).is_err());
+}

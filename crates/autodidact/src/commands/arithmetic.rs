@@ -14,7 +14,7 @@ use crate::printer::Bars;
 use crate::{CliError, Exit};
 
 /// Set by the first Ctrl-C; the loop stops at the next training step.
-static STOP: AtomicBool = AtomicBool::new(false);
+pub(super) static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Runs `cfg` (with `--seed` and `--out` from `args`) in `default_out` unless `--out` says
 /// otherwise. `resume` is the command that resumes it, without `--out`/`--seed`.
@@ -47,7 +47,7 @@ pub fn run(mut cfg: ArithmeticConfig, args: &RunArgs, default_out: &Path, resume
 }
 
 /// First Ctrl-C: stop after the current training step; second: quit at once.
-fn watch_ctrl_c() {
+pub(super) fn watch_ctrl_c() {
     std::thread::spawn(|| {
         let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
             return;

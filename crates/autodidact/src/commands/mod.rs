@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 pub mod arithmetic;
+pub mod collapse;
 pub mod export;
 pub mod init;
 pub mod inspect;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use autodidact_tiny::ArithmeticConfig;
+use autodidact_tiny::collapse::CollapseConfig;
 use autodidact_pipeline::{Config, Context, PipelineError, Summary, build_models, open_run_dir};
 use tokio_util::sync::CancellationToken;
 
@@ -19,7 +20,8 @@ pub struct RunArgs {
     /// default: an embedded model teaches itself arithmetic (no network, about 10 minutes).
     config: Option<PathBuf>,
     /// A built-in run instead of CONFIG: `arithmetic` (the default) or `arithmetic-small`
-    /// (the same loop in well under a minute).
+    /// (the same loop in well under a minute); `collapse-text` (model collapse on
+    /// ../shared/data/tinyshakespeare.txt, three arms) or `collapse-text-small`.
     #[arg(long, value_name = "NAME", conflicts_with = "config")]
     scenario: Option<String>,
     /// The run directory [default: runs/<config or scenario name>]. Running again on the same directory
@@ -37,12 +39,17 @@ pub struct RunArgs {
 pub fn run(args: RunArgs) -> Result<(), CliError> {
     let Some(config) = args.config.clone() else {
         let name = args.scenario.clone().unwrap_or_else(|| "arithmetic".into());
-        let Some(cfg) = ArithmeticConfig::profile(&name) else {
-            return Err(CliError::bad(anyhow!("no built-in scenario named `{name}`"))
-                .hint(format!("the built-in scenarios are {}", ArithmeticConfig::PROFILES.join(", "))));
-        };
         let resume = format!("autodidact run --scenario {name}");
-        return super::arithmetic::run(cfg, &args, &PathBuf::from("runs").join(&name), resume);
+        let default_out = PathBuf::from("runs").join(&name);
+        if let Some(cfg) = ArithmeticConfig::profile(&name) {
+            return super::arithmetic::run(cfg, &args, &default_out, resume);
+        }
+        if let Some(cfg) = CollapseConfig::profile(&name) {
+            return super::collapse::run(cfg, &args, &default_out, resume);
+        }
+        let names: Vec<&str> = ArithmeticConfig::PROFILES.iter().chain(&CollapseConfig::PROFILES).copied().collect();
+        return Err(CliError::bad(anyhow!("no built-in scenario named `{name}`"))
+            .hint(format!("the built-in scenarios are {}", names.join(", "))));
     };
     let text = std::fs::read_to_string(&config)
         .map_err(|e| CliError::bad(anyhow!("cannot read config '{}': {e}", config.display())))?;
@@ -51,6 +58,12 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         let stem = config.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
         let resume = format!("autodidact run {}", shell_word(&config));
         return super::arithmetic::run(cfg, &args, &PathBuf::from("runs").join(stem), resume);
+    }
+    if CollapseConfig::is_collapse(&text) {
+        let cfg = CollapseConfig::parse(&text, &config).map_err(CliError::bad)?;
+        let stem = config.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
+        let resume = format!("autodidact run {}", shell_word(&config));
+        return super::collapse::run(cfg, &args, &PathBuf::from("runs").join(stem), resume);
     }
     let mut cfg = Config::load(&config).map_err(CliError::bad)?;
     if let Some(seed) = args.seed {

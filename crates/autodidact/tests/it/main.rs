@@ -8,6 +8,7 @@ mod util;
 
 mod api_key;
 mod arithmetic;
+mod collapse;
 mod bad_input;
 mod commands;
 mod faults;

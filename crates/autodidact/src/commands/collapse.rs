@@ -1,0 +1,92 @@
+//! `autodidact run` on a collapse configuration: the embedded model trained generation after
+//! generation on its own text, with the collapse monitor.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use autodidact_monitor::Status;
+use autodidact_tiny::TinyError;
+use autodidact_tiny::collapse::summary::pct_change;
+use autodidact_tiny::collapse::{CollapseConfig, Summary};
+
+use super::arithmetic::{STOP, watch_ctrl_c};
+use super::run::{RunArgs, resume_command};
+use crate::printer::Bars;
+use crate::{CliError, Exit};
+
+/// Runs `cfg` (with `--seed` and `--out` from `args`) in `default_out` unless `--out` says
+/// otherwise. `resume` is the command that resumes it, without `--out`/`--seed`.
+pub fn run(mut cfg: CollapseConfig, args: &RunArgs, default_out: &Path, resume: String) -> Result<(), CliError> {
+    if let Some(seed) = args.seed {
+        cfg.run.seed = seed;
+    }
+    let out: PathBuf = args.out.clone().unwrap_or_else(|| default_out.to_path_buf());
+    let resume_cmd = resume_command(&resume, &out, args.seed);
+    watch_ctrl_c();
+    let bars = Bars::new();
+    match autodidact_tiny::collapse::run(&cfg, &out, &bars, &STOP) {
+        Ok(summary) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&summary).expect("summary serializes"));
+            } else {
+                print!("{}", human_summary(&summary, &out));
+            }
+            Ok(())
+        }
+        Err(TinyError::Interrupted) => Err(CliError {
+            exit: Exit::Interrupted,
+            error: anyhow!("interrupted: finished generations are kept in {}", out.display()),
+            hint: Some(format!("resume with `{resume_cmd}`")),
+        }),
+        Err(e) if e.is_bad_input() => Err(CliError::bad(e)),
+        Err(e) => Err(CliError::failed(e).hint(format!("resume with `{resume_cmd}`"))),
+    }
+}
+
+fn human_summary(s: &Summary, out: &Path) -> String {
+    let mut text = String::new();
+    let r = &s.text.real_text;
+    let _ = writeln!(
+        text,
+        "{}: {} characters ({} distinct), {} held out; generation 0 trains a {}-parameter model on {} (real text scores tail coverage {:.3}, distinct-2 {:.3})",
+        s.text.path, s.text.chars, s.text.vocab, s.text.held_out_chars, s.parameters, s.text.train_chars, r.tail_coverage, r.distinct[1]
+    );
+    for a in &s.arms {
+        let _ = writeln!(text, "{}:", a.arm);
+        let base = a.generations[0].real_loss;
+        for g in &a.generations {
+            let status = match g.decision.status {
+                Status::Go => "go",
+                Status::Warn => "warn",
+                Status::Stop => "STOP",
+            };
+            let _ = writeln!(
+                text,
+                "  generation {}: held-out {:.3} bits/char ({}), tail coverage {:.3}, distinct-2 {:.3}, char 3-gram KL {:.3}, repetition {:.3}: {status}",
+                g.generation,
+                g.real_loss,
+                pct_change(Some((g.real_loss - base) / base)),
+                g.text.tail_coverage,
+                g.text.distinct[1],
+                g.text.kl_char[2],
+                g.text.repetition_rate,
+            );
+        }
+        if let Some(stop) = &a.stopped {
+            let _ = writeln!(text, "  stopped at generation {}: {}", stop.generation, stop.reasons.join("; "));
+        }
+    }
+    for line in &s.findings.statements {
+        let _ = writeln!(text, "{line}");
+    }
+    let _ = writeln!(
+        text,
+        "report: {}; summary: {}; dataset: {} ({:.0} s)",
+        out.join("report.html").display(),
+        out.join("summary.json").display(),
+        out.join("dataset.parquet").display(),
+        s.seconds
+    );
+    text
+}
