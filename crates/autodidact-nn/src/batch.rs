@@ -218,6 +218,32 @@ pub struct Batch {
     max_position: Option<u32>,
 }
 
+/// `sequences` (with their loss masks, and position ids if given) cut into `parts` batches of
+/// about as many sequences each, in order (fewer batches when there are fewer sequences): the
+/// shards of one data-parallel step ([`crate::Trainer::train_step_sharded`]).
+pub fn shards(
+    sequences: &[Vec<u32>],
+    loss_mask: &[Vec<bool>],
+    positions: Option<&[Vec<u32>]>,
+    parts: usize,
+) -> Result<Vec<Batch>> {
+    let n = sequences.len();
+    let parts = parts.clamp(1, n.max(1));
+    (0..parts)
+        .map(|i| {
+            let range = i * n / parts..(i + 1) * n / parts;
+            match positions {
+                Some(p) => Batch::from_sequences_at(
+                    &sequences[range.clone()],
+                    &loss_mask[range.clone()],
+                    &p[range],
+                ),
+                None => Batch::from_sequences(&sequences[range.clone()], &loss_mask[range]),
+            }
+        })
+        .collect()
+}
+
 impl Batch {
     /// Packs `sequences` (with one loss mask each) into buckets; the error names the first
     /// malformed sequence, or says that no position carries loss.

@@ -50,7 +50,7 @@ pub mod threads;
 pub mod train;
 
 pub use alloc::keep_freed_memory;
-pub use batch::{Batch, Bucket, TrainData};
+pub use batch::{Batch, Bucket, TrainData, shards};
 pub use config::Config;
 pub use error::{Error, Result};
 pub use model::{KvCache, Model};

@@ -304,16 +304,75 @@ impl Trainer {
 
     /// One optimizer step on `batch` at learning rate `lr`: loss, backward, clipping, update.
     pub fn train_step(&mut self, batch: &Batch, lr: f64) -> Result<StepStats> {
+        self.train_step_sharded(std::slice::from_ref(batch), lr)
+    }
+
+    /// One optimizer step on a batch given as `shards` (data parallel): each shard's loss and
+    /// backward run on a thread of their own (one matmul thread each), the gradients are summed,
+    /// each weighted by its shard's share of the positions carrying loss, then clipped and
+    /// applied once. The update is that of [`Trainer::train_step`] on the shards' sequences
+    /// together, up to float rounding. At this crate's model sizes, splitting the batch over
+    /// the cores is faster than splitting each matmul (measured in BENCHMARKS.md).
+    pub fn train_step_sharded(&mut self, shards: &[Batch], lr: f64) -> Result<StepStats> {
         if !(lr.is_finite() && lr >= 0.0) {
             return Err(Error::Argument {
                 name: "lr",
                 message: format!("must be finite and >= 0, got {lr}"),
             });
         }
-        let loss = self.network.loss(batch)?;
-        let mut grads = loss.backward()?;
-        let loss = loss.to_scalar::<f32>()?;
+        if shards.is_empty() {
+            return Err(Error::Argument {
+                name: "shards",
+                message: "no batch to train on".into(),
+            });
+        }
+        let total: usize = shards.iter().map(Batch::n_targets).sum();
+        let network = &self.network;
+        let shard_grads = |batch: &Batch| -> Result<(GradStore, f32)> {
+            let loss = network.loss(batch)?;
+            let loss = if shards.len() == 1 {
+                loss
+            } else {
+                (loss * (batch.n_targets() as f64 / total as f64))?
+            };
+            let grads = loss.backward()?;
+            Ok((grads, loss.to_scalar::<f32>()?))
+        };
+        let mut results: Vec<Result<(GradStore, f32)>> = if shards.len() == 1 {
+            vec![shard_grads(&shards[0])]
+        } else {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = shards
+                    .iter()
+                    .map(|batch| {
+                        let shard_grads = &shard_grads;
+                        scope.spawn(move || match rayon::ThreadPoolBuilder::new().num_threads(1).build() {
+                            Ok(pool) => pool.install(|| shard_grads(batch)),
+                            Err(_) => shard_grads(batch),
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a shard's thread panicked"))
+                    .collect()
+            })
+        };
+        let (mut grads, mut loss) = results.remove(0)?;
         let vars = self.optimizer.vars();
+        for result in results {
+            let (more, more_loss) = result?;
+            loss += more_loss;
+            for var in &vars {
+                if let Some(g) = more.get(var.as_tensor()) {
+                    let sum = match grads.get(var.as_tensor()) {
+                        Some(mine) => (mine + g)?,
+                        None => g.clone(),
+                    };
+                    grads.insert(var.as_tensor(), sum);
+                }
+            }
+        }
         let grad_norm = if self.cfg.grad_clip > 0.0 {
             clip_grad_norm(&vars, &mut grads, self.cfg.grad_clip)?
         } else {
@@ -325,7 +384,7 @@ impl Trainer {
             loss,
             grad_norm: grad_norm as f32,
             lr,
-            n_targets: batch.n_targets(),
+            n_targets: total,
         };
         self.step += 1;
         Ok(stats)

@@ -79,6 +79,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         cfg.arithmetic.max_offset,
         (cfg.train.lr, cfg.train.min_lr, cfg.train.warmup_steps),
         seed,
+        2,
         &mut |step, network: &Network| {
             if (step + 1) % every == 0 {
                 training += last.elapsed().as_secs_f64();

@@ -34,7 +34,7 @@ use crate::config::{ArithmeticConfig, Arm, TASK};
 use crate::eval::{EvalSet, accuracy};
 use crate::grade::{Judged, attempt, judge};
 use crate::summary::{ArmGeneration, ArmSummary, BaseGeneration, Findings, Summary};
-use crate::rundir::{create_dir, derive, generation_dir, on_one_thread, read_json, rng, write_text};
+use crate::rundir::{BASE_SHARDS, create_dir, derive, generation_dir, on_one_thread, read_json, rng, write_text};
 use crate::train::{Example, Mix, fit};
 use crate::{TinyError, report};
 
@@ -73,8 +73,10 @@ pub fn run(
         }
     }
 
-    // One thread for generation 0 too: at this model size a step split over two threads is
-    // slower than on one (measured in BENCHMARKS.md), and the arms after it take a core each.
+    // Generation 0 runs alone: its training steps are data parallel (`BASE_SHARDS` shards,
+    // each on a thread of its own), which at this model size is faster than splitting each
+    // matmul over the cores (BENCHMARKS.md); its evaluation decodes on one thread, the fastest.
+    // The arms after it take a core each and train on one shard.
     let (base, base_metrics) = on_one_thread(|| {
         base_generation(cfg, out, &store, &real, &eval, progress, cancel)
     })?;
@@ -211,6 +213,7 @@ fn base_generation(
         cfg.arithmetic.max_offset,
         (t.lr, t.min_lr, t.warmup_steps),
         derive(cfg.run.seed, &[4]),
+        BASE_SHARDS,
         &mut |_, _| {
             bar.inc(1);
             if cancel.load(Ordering::Relaxed) {
@@ -396,6 +399,7 @@ impl ArmRun<'_> {
                 cfg.arithmetic.max_offset,
                 (t.finetune_lr, t.min_lr, t.warmup_steps),
                 derive(seed, &[7, g as u64, arm_tag]),
+                1,
                 &mut |_, _| {
                     bar.inc(1);
                     if (self.stop)() {

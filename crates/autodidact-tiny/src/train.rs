@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
-use autodidact_nn::{Batch, Network, Schedule, TrainConfig, Trainer};
+use autodidact_nn::{Network, Schedule, TrainConfig, Trainer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -104,7 +104,8 @@ impl FitStats {
 
 /// Trains `network` for `steps` steps on batches of `batch_size` drawn from `mix`, with
 /// position offsets drawn from `0..=max_offset`, the learning rate warming up for `warmup`
-/// steps to `peak_lr` and decaying to `min_lr` (cosine). `on_step` sees every step and the
+/// steps to `peak_lr` and decaying to `min_lr` (cosine), each step's batch in `shards` shards
+/// trained side by side (data parallel: 1 for none; see [`Trainer::train_step_sharded`]). `on_step` sees every step and the
 /// network after it (for progress, or to measure a learning curve) and may stop early with [`ControlFlow::Break`], which ends in
 /// [`TinyError::Interrupted`].
 #[allow(clippy::too_many_arguments)]
@@ -116,6 +117,7 @@ pub fn fit(
     max_offset: u32,
     schedule: (f64, f64, usize),
     seed: u64,
+    shards: usize,
     on_step: &mut dyn FnMut(usize, &Network) -> ControlFlow<()>,
 ) -> Result<(Network, FitStats), TinyError> {
     let start = std::time::Instant::now();
@@ -155,8 +157,8 @@ pub fn fit(
             masks.push(m);
             positions.push(p);
         }
-        let batch = Batch::from_sequences_at(&seqs, &masks, &positions)?;
-        let stats = trainer.train_step(&batch, schedule.lr(step))?;
+        let batch = autodidact_nn::shards(&seqs, &masks, Some(&positions), shards)?;
+        let stats = trainer.train_step_sharded(&batch, schedule.lr(step))?;
         losses.push(f64::from(stats.loss));
         if on_step(step, trainer.network()).is_break() {
             return Err(TinyError::Interrupted);

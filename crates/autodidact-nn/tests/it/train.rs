@@ -262,3 +262,39 @@ fn default_configs_round_trip_through_toml() {
     let text = toml::to_string(&model).unwrap();
     assert_eq!(toml::from_str::<Config>(&text).unwrap(), model);
 }
+
+#[test]
+fn a_sharded_step_updates_as_the_whole_batch_does() {
+    let (seqs, masks) = reversal(12, 5);
+    let cfg = TrainConfig::default();
+    let whole = {
+        let mut t = Trainer::new(tiny_network(8), cfg.clone()).unwrap();
+        let batch = autodidact_nn::Batch::from_sequences(&seqs, &masks).unwrap();
+        let stats = t.train_step(&batch, 1e-2).unwrap();
+        (t.into_network(), stats)
+    };
+    for parts in [2, 3] {
+        let mut t = Trainer::new(tiny_network(8), cfg.clone()).unwrap();
+        let shards = autodidact_nn::shards(&seqs, &masks, None, parts).unwrap();
+        assert_eq!(shards.len(), parts);
+        assert_eq!(shards.iter().map(|b| b.n_sequences()).sum::<usize>(), seqs.len());
+        let stats = t.train_step_sharded(&shards, 1e-2).unwrap();
+        assert_eq!(stats.n_targets, whole.1.n_targets);
+        assert!((stats.loss - whole.1.loss).abs() < 1e-5, "{} vs {}", stats.loss, whole.1.loss);
+        assert!((stats.grad_norm - whole.1.grad_norm).abs() < 1e-4 * whole.1.grad_norm.max(1.0));
+        // AdamW's first step moves each parameter by about ±lr whatever its gradient's size,
+        // so a gradient left out would move many parameters the other way; float rounding may
+        // flip only the sign of a gradient that is almost 0.
+        let network = t.into_network();
+        let (mut differ, mut all) = (0usize, 0usize);
+        for ((_, a), (_, b)) in network.named_vars().iter().zip(whole.0.named_vars()) {
+            let a: Vec<f32> = a.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+            let b: Vec<f32> = b.as_tensor().flatten_all().unwrap().to_vec1().unwrap();
+            differ += a.iter().zip(&b).filter(|(x, y)| (*x - *y).abs() > 1e-5).count();
+            all += a.len();
+        }
+        assert!(differ * 1000 < all, "{differ} of {all} parameters differ after a sharded step ({parts} shards)");
+    }
+    // More shards than sequences: one per sequence.
+    assert_eq!(autodidact_nn::shards(&seqs[..2], &masks[..2], None, 4).unwrap().len(), 2);
+}

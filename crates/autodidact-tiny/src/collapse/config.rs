@@ -12,7 +12,7 @@
 //! path = "../shared/data/tinyshakespeare.txt"   # relative to this file's folder
 //! block_chars = 10000         # the text is cut into blocks of this many characters...
 //! held_out_every = 10         # ...and every 10th block is held out, never trained on
-//! train_chars = 100000        # real characters generation 0 trains on; every generation
+//! train_chars = 300000        # real characters generation 0 trains on; every generation
 //!                             # samples this many characters of synthetic text
 //! temperature = 1.0
 //!
@@ -20,7 +20,7 @@
 //! d_model = 64
 //!
 //! [train]
-//! steps = 600                 # every generation, from scratch
+//! steps = 1500                # every generation, from scratch
 //!
 //! [curate]                    # the curated arm only
 //! real_fraction = 0.5
@@ -178,7 +178,7 @@ impl Default for TextSection {
             path: PathBuf::from("../shared/data/tinyshakespeare.txt"),
             block_chars: 10_000,
             held_out_every: 10,
-            train_chars: 100_000,
+            train_chars: 300_000,
             temperature: 1.0,
             eval_windows: 512,
         }
@@ -198,7 +198,7 @@ fn default_model() -> ModelSection {
 impl Default for TrainSection {
     fn default() -> Self {
         Self {
-            steps: 600,
+            steps: 1500,
             batch_size: 32,
             lr: 3e-3,
             min_lr: 3e-4,

@@ -61,7 +61,7 @@ pub fn render(cfg: &CollapseConfig, s: &Summary) -> String {
     let mut findings = String::from("What this run shows: ");
     findings += &s.findings.statements.join(". ");
     findings += &format!(
-        ". (The literature: replace collapses, accumulate stays within a small margin — here {:.0}% — of generation 0.) The \"real text\" lines are held-out-free training text cut like the samples: what an uncollapsed model would score.",
+        ". (The literature: replace collapses, accumulate stays within a small margin — here {:.0}% — of generation 0.) The \"real text\" lines measure real training text cut into pieces like the samples: what a model that wrote like the real text would score.",
         100.0 * SMALL_MARGIN
     );
     report.sections.push(Section::Text(findings));

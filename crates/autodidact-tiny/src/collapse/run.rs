@@ -36,7 +36,7 @@ use super::curate::{SampleCurator, rejections, sample_record};
 use super::summary::{ArmSummary, Findings, GenerationMetrics, StopRecord, Summary, TextInfo};
 use super::text::{Corpus, MAX_VOCAB, Split, Vocab, bits_per_char, eval_windows, fit_text, read_text, sample};
 use crate::TinyError;
-use crate::rundir::{create_dir, derive, generation_dir, on_one_thread, read_json, write_text};
+use crate::rundir::{BASE_SHARDS, create_dir, derive, generation_dir, on_one_thread, read_json, write_text};
 
 /// Stage name of generation 0 in `run.db`.
 const BASE_STAGE: &str = "base";
@@ -217,8 +217,10 @@ impl Shared<'_> {
             synthetic: Vec::new(),
             real_fraction: None,
         };
-        let (network, metrics, samples) =
-            self.generation(0, "base", &corpus, "generation 0 · real text", &|| cancel.load(Ordering::Relaxed))?;
+        // Alone on the machine: data-parallel training steps, one-thread decoding (the fastest).
+        let (network, metrics, samples) = on_one_thread(|| {
+            self.generation(0, "base", &corpus, "generation 0 · real text", BASE_SHARDS, &|| cancel.load(Ordering::Relaxed))
+        })?;
         let parameters = network.n_params();
         network.save(&self.out.join("models").join("base"))?;
         create_dir(&dir)?;
@@ -236,6 +238,7 @@ impl Shared<'_> {
         arm: &str,
         corpus: &Corpus,
         label: &str,
+        shards: usize,
         stop: &(dyn Fn() -> bool + Sync),
     ) -> Result<(Network, GenerationMetrics, Vec<Record>), TinyError> {
         let started = Instant::now();
@@ -245,7 +248,7 @@ impl Shared<'_> {
         let bar = self.progress.start(label, cfg.train.steps as u64 + 2);
         // Every generation starts from the same initial weights: only the data differs.
         let network = Network::init(&cfg.nn_config(self.vocab.len()), derive(seed, &[3]))?;
-        let (network, train) = fit_text(network, corpus, &cfg.train, derive(seed, &[4, g as u64, arm_tag]), &mut || {
+        let (network, train) = fit_text(network, corpus, &cfg.train, derive(seed, &[4, g as u64, arm_tag]), shards, &mut || {
             bar.inc(1);
             if stop() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
         })?;
@@ -355,7 +358,7 @@ impl Shared<'_> {
                 }
             };
             let label = format!("generation {g} · {name}");
-            let (network, mut metrics, samples) = self.generation(g, name, &corpus, &label, stop)?;
+            let (network, mut metrics, samples) = self.generation(g, name, &corpus, &label, 1, stop)?;
             metrics.rejected = rejections(&rejected);
             metrics.kept = kept.len();
             metrics.decision = cfg.monitor.decide(

@@ -160,8 +160,9 @@ impl Findings {
                 .iter()
                 .find(|g| g.decision.status >= Status::Warn)
                 .map(|g| g.generation);
+            let d2 = (g0.text.distinct[1], last.text.distinct[1]);
             f.statements.push(format!(
-                "replace: held-out real loss {:.3} → {:.3} bits/char over generations 0–{} ({}; {}), tail coverage {:.3} → {:.3}; {}",
+                "replace: held-out real loss {:.3} → {:.3} bits/char over generations 0–{} ({}; {}), tail coverage {:.3} → {:.3}, distinct-2 {:.3} → {:.3} ({}); {}",
                 g0.real_loss,
                 last.real_loss,
                 last.generation,
@@ -169,6 +170,9 @@ impl Findings {
                 if rises { "rising at every generation" } else { "not rising at every generation" },
                 g0.text.tail_coverage,
                 last.text.tail_coverage,
+                d2.0,
+                d2.1,
+                if d2.1 < d2.0 { "its text grew blander" } else { "its text did not grow blander: its errors add noise rather than remove variety" },
                 match (f.replace_flagged_at, &r.stopped) {
                     (_, Some(s)) => format!("the monitor stopped it at generation {}", s.generation),
                     (Some(g), None) => format!("the monitor warned from generation {g}"),

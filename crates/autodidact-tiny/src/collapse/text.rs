@@ -5,7 +5,7 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use autodidact_nn::{Batch, Network, Schedule, TrainConfig, Trainer};
+use autodidact_nn::{Network, Schedule, TrainConfig, Trainer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -85,7 +85,15 @@ pub fn read_text(path: &Path) -> Result<String, TinyError> {
         path: path.to_path_buf(),
         message,
     };
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("{e} (set `text.path` in the config)")))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        let relative = match std::env::current_dir() {
+            Ok(cwd) if path.is_relative() => format!(", relative to the working directory '{}'", cwd.display()),
+            _ => String::new(),
+        };
+        bad(format!(
+            "{e}{relative}; set `text.path` in a config (the built-in scenarios read ../shared/data/tinyshakespeare.txt: run them from the repository's root)"
+        ))
+    })?;
     String::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to())))
 }
 
@@ -130,13 +138,15 @@ impl Corpus {
 }
 
 /// Trains `network` for `steps` steps on `corpus` (sequences of up to `max_seq_len + 1`
-/// tokens, every token after the first carrying loss). `on_step` may stop it
+/// tokens, every token after the first carrying loss), each step's batch in `shards` shards
+/// trained side by side (data parallel; 1 for none). `on_step` may stop it
 /// ([`TinyError::Interrupted`]).
 pub fn fit_text(
     network: Network,
     corpus: &Corpus,
     train: &super::config::TrainSection,
     seed: u64,
+    shards: usize,
     on_step: &mut dyn FnMut() -> ControlFlow<()>,
 ) -> Result<(Network, FitStats), TinyError> {
     let start = std::time::Instant::now();
@@ -168,8 +178,8 @@ pub fn fit_text(
             }
         }
         let masks: Vec<Vec<bool>> = seqs.iter().map(|s| (0..s.len()).map(|i| i > 0).collect()).collect();
-        let batch = Batch::from_sequences(&seqs, &masks)?;
-        let stats = trainer.train_step(&batch, schedule.lr(step))?;
+        let batch = autodidact_nn::shards(&seqs, &masks, None, shards)?;
+        let stats = trainer.train_step_sharded(&batch, schedule.lr(step))?;
         losses.push(f64::from(stats.loss));
         if on_step().is_break() {
             return Err(TinyError::Interrupted);
