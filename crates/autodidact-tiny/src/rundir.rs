@@ -8,9 +8,9 @@ use rand::rngs::StdRng;
 
 use crate::TinyError;
 
-/// Shards of every training step of generation 0, which runs alone: its batches are split in
-/// two, trained side by side (data parallel). A constant, not the machine's core count, so
-/// that a run's figures are the same on every machine.
+/// Shards of every training step of a collapse run's generation 0, which runs alone: its
+/// batches are split in two, trained side by side (data parallel). A constant, not the
+/// machine's core count, so that a run's figures are the same on every machine.
 pub(crate) const BASE_SHARDS: usize = 2;
 
 /// Runs `f` with a one-thread rayon pool for the model's kernels (the global pool if that
