@@ -34,6 +34,7 @@ mod jsonl;
 mod parquet;
 mod partial;
 mod record;
+mod rows;
 
 pub use crate::parquet::{
     DEFAULT_ROW_GROUP_SIZE, ParquetOptions, ParquetRecordReader, ParquetRecordWriter, record_schema,
@@ -44,3 +45,4 @@ pub use export::{ExportFormat, ExportOptions, ExportStats, export, training_prom
 pub use jsonl::{JsonValueReader, JsonlRecordReader, JsonlWriter, read_json_values};
 pub use partial::partial_path;
 pub use record::{Grade, Origin, Record, Verdict};
+pub use rows::{DEFAULT_FIELDS, RowBatch, RowReader, RowWriter, open_rows};

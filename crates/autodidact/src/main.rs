@@ -68,6 +68,10 @@ enum Command {
     Inspect(commands::inspect::InspectArgs),
     /// Export records for training: chat messages (SFT), prompt/completion, or preference pairs (DPO).
     Export(commands::export::ExportArgs),
+    /// Remove exact and near duplicates (MinHash) from any JSONL or Parquet file.
+    Dedup(commands::dedup::DedupArgs),
+    /// Remove rows that share a word n-gram with evaluation sets, from any JSONL or Parquet file.
+    Decontaminate(commands::dedup::DecontaminateArgs),
 }
 
 /// An error and its causes, joined by `: `. Library errors often show their cause in their
@@ -102,6 +106,8 @@ fn main() -> ExitCode {
         Command::Init(args) => commands::init::init(args),
         Command::Inspect(args) => commands::inspect::inspect(args),
         Command::Export(args) => commands::export::export(args),
+        Command::Dedup(args) => commands::dedup::dedup(args),
+        Command::Decontaminate(args) => commands::dedup::decontaminate(args),
     };
     match result {
         Ok(()) => ExitCode::from(Exit::Success as u8),

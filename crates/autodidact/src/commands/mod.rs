@@ -2,6 +2,7 @@
 
 pub mod arithmetic;
 pub mod collapse;
+pub mod dedup;
 pub mod export;
 pub mod init;
 pub mod inspect;

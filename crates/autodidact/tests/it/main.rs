@@ -9,6 +9,7 @@ mod util;
 mod api_key;
 mod arithmetic;
 mod collapse;
+mod dedup;
 mod bad_input;
 mod commands;
 mod faults;
