@@ -34,7 +34,7 @@ use crate::config::{ArithmeticConfig, Arm, TASK};
 use crate::eval::{EvalSet, accuracy};
 use crate::grade::{Judged, attempt, judge};
 use crate::summary::{ArmGeneration, ArmSummary, BaseGeneration, Findings, Summary};
-use crate::rundir::{create_dir, derive, generation_dir, on_one_thread, read_json, rng, write_text};
+use crate::rundir::{open_run_dir, create_dir, derive, generation_dir, on_one_thread, read_json, rng, write_text};
 use crate::train::{Example, Mix, fit};
 use crate::{TinyError, report};
 
@@ -54,7 +54,7 @@ pub fn run(
         path: out.join("config.toml"),
         message,
     })?;
-    let store = open_run_dir(cfg, out)?;
+    let store = open_run_dir(&cfg.to_toml(), out)?;
     let seed = cfg.run.seed;
     let eval = EvalSet::draw(
         cfg.max_length(),
@@ -164,22 +164,6 @@ pub fn run(
     Ok(summary)
 }
 
-/// Creates or reopens `out`; refuses a directory that holds a run of another config.
-fn open_run_dir(cfg: &ArithmeticConfig, out: &Path) -> Result<RunStore, TinyError> {
-    create_dir(out)?;
-    let store = RunStore::open(&out.join("run.db"))?;
-    let text = cfg.to_toml();
-    if !store.bind_config(&text)? {
-        return Err(TinyError::RunDir(format!(
-            "'{}' holds a run of a different configuration (see its config.toml)\nhint: pass another --out, or delete '{}' to start over",
-            out.display(),
-            out.display()
-        )));
-    }
-    let header = "# The resolved configuration of this run, as it ran. Written by autodidact.\n";
-    write_text(&out.join("config.toml"), &format!("{header}{text}"))?;
-    Ok(store)
-}
 
 /// Generation 0: trains (or reloads) the model on the real problems and measures it.
 fn base_generation(

@@ -75,3 +75,21 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T
     })
 }
 
+
+/// Creates or reopens the run directory `out` for a run whose resolved configuration is the
+/// TOML `config`; refuses a directory that holds a run of another configuration, and writes
+/// `config.toml`.
+pub(crate) fn open_run_dir(config: &str, out: &Path) -> Result<autodidact_store::RunStore, TinyError> {
+    create_dir(out)?;
+    let store = autodidact_store::RunStore::open(&out.join("run.db"))?;
+    if !store.bind_config(config)? {
+        return Err(TinyError::RunDir(format!(
+            "'{}' holds a run of a different configuration (see its config.toml)\nhint: pass another --out, or delete '{}' to start over",
+            out.display(),
+            out.display()
+        )));
+    }
+    let header = "# The resolved configuration of this run, as it ran. Written by autodidact.\n";
+    write_text(&out.join("config.toml"), &format!("{header}{config}"))?;
+    Ok(store)
+}

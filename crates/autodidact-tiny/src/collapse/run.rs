@@ -36,7 +36,7 @@ use super::curate::{SampleCurator, rejections, sample_record};
 use super::summary::{ArmSummary, Findings, GenerationMetrics, StopRecord, Summary, TextInfo};
 use super::text::{Corpus, MAX_VOCAB, Split, Vocab, bits_per_char, eval_windows, fit_text, read_text, sample};
 use crate::TinyError;
-use crate::rundir::{BASE_SHARDS, create_dir, derive, generation_dir, on_one_thread, read_json, write_text};
+use crate::rundir::{open_run_dir, BASE_SHARDS, create_dir, derive, generation_dir, on_one_thread, read_json, write_text};
 
 /// Stage name of generation 0 in `run.db`.
 const BASE_STAGE: &str = "base";
@@ -103,7 +103,7 @@ pub fn run(
         &reference,
         &excerpts(&train_text, samples_per_generation, cfg.model.max_seq_len),
     );
-    let store = open_run_dir(cfg, out)?;
+    let store = open_run_dir(&cfg.to_toml(), out)?;
     let prompt = vocab.token('\n').unwrap_or(0);
     let shared = Shared {
         cfg,
@@ -182,22 +182,6 @@ pub fn run(
     Ok(summary)
 }
 
-/// Creates or reopens `out`; refuses a directory that holds a run of another config.
-fn open_run_dir(cfg: &CollapseConfig, out: &Path) -> Result<RunStore, TinyError> {
-    create_dir(out)?;
-    let store = RunStore::open(&out.join("run.db"))?;
-    let text = cfg.to_toml();
-    if !store.bind_config(&text)? {
-        return Err(TinyError::RunDir(format!(
-            "'{}' holds a run of a different configuration (see its config.toml)\nhint: pass another --out, or delete '{}' to start over",
-            out.display(),
-            out.display()
-        )));
-    }
-    let header = "# The resolved configuration of this run, as it ran. Written by autodidact.\n";
-    write_text(&out.join("config.toml"), &format!("{header}{text}"))?;
-    Ok(store)
-}
 
 impl Shared<'_> {
     /// Generation 0: trains (or reloads) the model on real text, samples from it and

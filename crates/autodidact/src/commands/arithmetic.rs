@@ -27,12 +27,25 @@ pub fn run(mut cfg: ArithmeticConfig, args: &RunArgs, default_out: &Path, resume
     watch_ctrl_c();
     let bars = Bars::new();
     let result = autodidact_tiny::run(&cfg, &out, &bars, &STOP);
+    finish(result, args.json, &out, &resume_cmd, human_summary)
+}
+
+/// Prints a finished embedded run's summary (JSON with `--json`, else `human`), or turns its
+/// error into the CLI's: interrupted (130, with the command that resumes), bad input (2), or
+/// a failure (1, with the command that resumes).
+pub(super) fn finish<S: serde::Serialize>(
+    result: Result<S, TinyError>,
+    json: bool,
+    out: &Path,
+    resume_cmd: &str,
+    human: fn(&S, &Path) -> String,
+) -> Result<(), CliError> {
     match result {
         Ok(summary) => {
-            if args.json {
+            if json {
                 println!("{}", serde_json::to_string_pretty(&summary).expect("summary serializes"));
             } else {
-                print!("{}", human_summary(&summary, &out));
+                print!("{}", human(&summary, out));
             }
             Ok(())
         }

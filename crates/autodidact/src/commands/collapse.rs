@@ -4,16 +4,14 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::anyhow;
 use autodidact_monitor::Status;
-use autodidact_tiny::TinyError;
 use autodidact_tiny::collapse::summary::pct_change;
 use autodidact_tiny::collapse::{CollapseConfig, Summary};
 
-use super::arithmetic::{STOP, watch_ctrl_c};
+use super::arithmetic::{STOP, finish, watch_ctrl_c};
 use super::run::{RunArgs, resume_command};
 use crate::printer::Bars;
-use crate::{CliError, Exit};
+use crate::CliError;
 
 /// Runs `cfg` (with `--seed` and `--out` from `args`) in `default_out` unless `--out` says
 /// otherwise. `resume` is the command that resumes it, without `--out`/`--seed`.
@@ -25,23 +23,8 @@ pub fn run(mut cfg: CollapseConfig, args: &RunArgs, default_out: &Path, resume: 
     let resume_cmd = resume_command(&resume, &out, args.seed);
     watch_ctrl_c();
     let bars = Bars::new();
-    match autodidact_tiny::collapse::run(&cfg, &out, &bars, &STOP) {
-        Ok(summary) => {
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&summary).expect("summary serializes"));
-            } else {
-                print!("{}", human_summary(&summary, &out));
-            }
-            Ok(())
-        }
-        Err(TinyError::Interrupted) => Err(CliError {
-            exit: Exit::Interrupted,
-            error: anyhow!("interrupted: finished generations are kept in {}", out.display()),
-            hint: Some(format!("resume with `{resume_cmd}`")),
-        }),
-        Err(e) if e.is_bad_input() => Err(CliError::bad(e)),
-        Err(e) => Err(CliError::failed(e).hint(format!("resume with `{resume_cmd}`"))),
-    }
+    let result = autodidact_tiny::collapse::run(&cfg, &out, &bars, &STOP);
+    finish(result, args.json, &out, &resume_cmd, human_summary)
 }
 
 fn human_summary(s: &Summary, out: &Path) -> String {
