@@ -310,19 +310,12 @@ impl ArithmeticConfig {
 
     /// Reads and checks a config file; errors name the file, and the key and line.
     pub fn load(path: &Path) -> Result<Self, TinyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TinyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&read_config(path)?, path)
     }
 
     /// Parses and checks config text read from `path` (for messages).
     pub fn parse(text: &str, path: &Path) -> Result<Self, TinyError> {
-        let cfg: Self = toml::from_str(text).map_err(|e| TinyError::Config {
-            path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
+        let cfg: Self = from_toml(text, path)?;
         cfg.validate().map_err(|message| TinyError::Config {
             path: path.to_path_buf(),
             message,
@@ -332,10 +325,7 @@ impl ArithmeticConfig {
 
     /// Whether TOML text is an arithmetic config (its `[run] task` says so).
     pub fn is_arithmetic(text: &str) -> bool {
-        toml::from_str::<toml::Table>(text)
-            .ok()
-            .and_then(|t| t.get("run")?.get("task")?.as_str().map(|s| s == TASK))
-            .unwrap_or(false)
+        has_task(text, TASK)
     }
 
     /// The config as TOML (the run directory's `config.toml`).
@@ -465,4 +455,29 @@ mod tests {
         assert!(err.contains("grade.agreement"), "{err}");
         assert!(!ArithmeticConfig::is_arithmetic("[run]\nseed = 1\n"));
     }
+}
+
+/// Reads a TOML config of type `T` from `text` (read from `path`): errors name the file, the
+/// key and the line.
+pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(text: &str, path: &Path) -> Result<T, TinyError> {
+    toml::from_str(text).map_err(|e| TinyError::Config {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().to_string(),
+    })
+}
+
+/// Whether TOML text says `[run] task = "<task>"`.
+pub(crate) fn has_task(text: &str, task: &str) -> bool {
+    toml::from_str::<toml::Table>(text)
+        .ok()
+        .and_then(|t| t.get("run")?.get("task")?.as_str().map(|s| s == task))
+        .unwrap_or(false)
+}
+
+/// Reads a config file's text; errors name the file.
+pub(crate) fn read_config(path: &Path) -> Result<String, TinyError> {
+    std::fs::read_to_string(path).map_err(|source| TinyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }

@@ -35,7 +35,7 @@ use autodidact_monitor::MonitorConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::TinyError;
-use crate::config::ModelSection;
+use crate::config::{ModelSection, from_toml, has_task, read_config};
 
 /// The task name in `[run] task`.
 pub const TASK: &str = "collapse-text";
@@ -270,19 +270,12 @@ impl CollapseConfig {
     /// Reads and checks a config file; errors name the file, and the key and line. A relative
     /// `text.path` is resolved against the file's folder.
     pub fn load(path: &Path) -> Result<Self, TinyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| TinyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::parse(&text, path)
+        Self::parse(&read_config(path)?, path)
     }
 
     /// Parses and checks config text read from `path` (for messages and `text.path`).
     pub fn parse(text: &str, path: &Path) -> Result<Self, TinyError> {
-        let mut cfg: Self = toml::from_str(text).map_err(|e| TinyError::Config {
-            path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
-        })?;
+        let mut cfg: Self = from_toml(text, path)?;
         if cfg.text.path.is_relative() {
             let dir = path.parent().unwrap_or(Path::new(""));
             cfg.text.path = dir.join(&cfg.text.path);
@@ -296,10 +289,7 @@ impl CollapseConfig {
 
     /// Whether TOML text is a collapse config (its `[run] task` says so).
     pub fn is_collapse(text: &str) -> bool {
-        toml::from_str::<toml::Table>(text)
-            .ok()
-            .and_then(|t| t.get("run")?.get("task")?.as_str().map(|s| s == TASK))
-            .unwrap_or(false)
+        has_task(text, TASK)
     }
 
     /// The config as TOML (the run directory's `config.toml`).
