@@ -34,7 +34,7 @@ use crate::config::{ArithmeticConfig, Arm, TASK};
 use crate::eval::{EvalSet, accuracy};
 use crate::grade::{Judged, attempt, judge};
 use crate::summary::{ArmGeneration, ArmSummary, BaseGeneration, Findings, Summary};
-use crate::rundir::{open_run_dir, create_dir, derive, generation_dir, on_one_thread, read_json, rng, write_text};
+use crate::rundir::{open_run_dir, run_arms, create_dir, derive, generation_dir, on_one_thread, read_json, rng, write_text};
 use crate::train::{Example, Mix, fit};
 use crate::{TinyError, report};
 
@@ -82,59 +82,27 @@ pub fn run(
         base_generation(cfg, out, &store, &real, &eval, progress, cancel)
     })?;
 
-    let failed = AtomicBool::new(false);
-    let stop = || cancel.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed);
-    let results: Vec<Result<Vec<ArmGeneration>, TinyError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = cfg
-            .run
-            .arms
-            .iter()
-            .map(|&arm| {
-                let (base, real, eval, held_out, store) = (&base, &real, &eval, &held_out, &store);
-                let stop = &stop;
-                let failed = &failed;
-                scope.spawn(move || {
-                    let arm_run = ArmRun {
-                        cfg,
-                        arm,
-                        out,
-                        store,
-                        eval,
-                        held_out,
-                        progress,
-                        stop,
-                    };
-                    // One thread per arm: the arms run side by side on the cores.
-                    let result = on_one_thread(|| arm_run.run(base, real));
-                    if result.is_err() {
-                        failed.store(true, Ordering::Relaxed);
-                    }
-                    result
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("an arm's thread panicked"))
-            .collect()
-    });
-    let mut arms = Vec::with_capacity(results.len());
-    let mut first_error = None;
-    for (arm, result) in cfg.run.arms.iter().zip(results) {
-        match result {
-            Ok(gens) => arms.push(ArmSummary::new(arm.name(), gens, l0)),
-            Err(e) => {
-                // Report the real failure, not the other arms' early stop.
-                if first_error.is_none() || matches!(first_error, Some(TinyError::Interrupted)) {
-                    first_error = Some(e);
-                }
-            }
+    let (base_ref, real_ref, eval_ref, held_ref, store_ref) = (&base, &real, &eval, &held_out, &store);
+    let results = run_arms(&cfg.run.arms, cancel, |arm, stop| {
+        ArmRun {
+            cfg,
+            arm,
+            out,
+            store: store_ref,
+            eval: eval_ref,
+            held_out: held_ref,
+            progress,
+            stop,
         }
-    }
-    if let Some(e) = first_error {
-        let _ = store.flush();
-        return Err(e);
-    }
+        .run(base_ref, real_ref)
+    });
+    let arms: Vec<ArmSummary> = match results {
+        Ok(gens) => cfg.run.arms.iter().zip(gens).map(|(arm, g)| ArmSummary::new(arm.name(), g, l0)).collect(),
+        Err(e) => {
+            let _ = store.flush();
+            return Err(e);
+        }
+    };
 
     for g in 1..=cfg.run.generations {
         let of_g: Vec<&ArmGeneration> = arms.iter().map(|a| &a.generations[g - 1]).collect();

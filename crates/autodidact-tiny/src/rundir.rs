@@ -93,3 +93,50 @@ pub(crate) fn open_run_dir(config: &str, out: &Path) -> Result<autodidact_store:
     write_text(&out.join("config.toml"), &format!("{header}{config}"))?;
     Ok(store)
 }
+
+/// Runs `arm` for every arm of `arms` side by side, each on its own thread with a one-thread
+/// pool for the model's kernels. `arm` gets a `stop` to poll between training steps: true once
+/// `cancel` is set or another arm failed. Returns every arm's result in order, or the first
+/// real failure (an arm's error other than the [`TinyError::Interrupted`] that the others end
+/// with after it).
+pub(crate) fn run_arms<A: Copy + Send + Sync, R: Send>(
+    arms: &[A],
+    cancel: &std::sync::atomic::AtomicBool,
+    arm: impl Fn(A, &(dyn Fn() -> bool + Sync)) -> Result<R, TinyError> + Sync,
+) -> Result<Vec<R>, TinyError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let failed = AtomicBool::new(false);
+    let stop = || cancel.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed);
+    let results: Vec<Result<R, TinyError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = arms
+            .iter()
+            .map(|&a| {
+                let (arm, stop, failed) = (&arm, &stop, &failed);
+                scope.spawn(move || {
+                    let result = on_one_thread(|| arm(a, stop));
+                    if result.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                    result
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("an arm's thread panicked")).collect()
+    });
+    let mut done = Vec::with_capacity(results.len());
+    let mut first_error = None;
+    for result in results {
+        match result {
+            Ok(r) => done.push(r),
+            Err(e) => {
+                if first_error.is_none() || matches!(first_error, Some(TinyError::Interrupted)) {
+                    first_error = Some(e);
+                }
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
+}

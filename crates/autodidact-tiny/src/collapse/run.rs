@@ -36,7 +36,7 @@ use super::curate::{SampleCurator, rejections, sample_record};
 use super::summary::{ArmSummary, Findings, GenerationMetrics, StopRecord, Summary, TextInfo};
 use super::text::{Corpus, MAX_VOCAB, Split, Vocab, bits_per_char, eval_windows, fit_text, read_text, sample};
 use crate::TinyError;
-use crate::rundir::{open_run_dir, BASE_SHARDS, create_dir, derive, generation_dir, on_one_thread, read_json, write_text};
+use crate::rundir::{open_run_dir, run_arms, BASE_SHARDS, create_dir, derive, generation_dir, on_one_thread, read_json, write_text};
 
 /// Stage name of generation 0 in `run.db`.
 const BASE_STAGE: &str = "base";
@@ -119,43 +119,14 @@ pub fn run(
     };
     let (base, base_samples, parameters) = shared.base_generation(cancel)?;
 
-    let failed = AtomicBool::new(false);
-    let stop = || cancel.load(Ordering::Relaxed) || failed.load(Ordering::Relaxed);
-    let results: Vec<Result<ArmSummary, TinyError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = cfg
-            .run
-            .arms
-            .iter()
-            .map(|&arm| {
-                let (shared, base, base_samples, stop, failed) = (&shared, &base, &base_samples, &stop, &failed);
-                scope.spawn(move || {
-                    // One thread per arm: the arms run side by side on the cores.
-                    let result = on_one_thread(|| shared.arm(arm, base, base_samples, stop));
-                    if result.is_err() {
-                        failed.store(true, Ordering::Relaxed);
-                    }
-                    result
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("an arm's thread panicked")).collect()
-    });
-    let mut arms = Vec::with_capacity(results.len());
-    let mut first_error = None;
-    for result in results {
-        match result {
-            Ok(a) => arms.push(a),
-            Err(e) => {
-                if first_error.is_none() || matches!(first_error, Some(TinyError::Interrupted)) {
-                    first_error = Some(e);
-                }
-            }
+    let (shared_ref, base_ref, samples_ref) = (&shared, &base, &base_samples);
+    let arms = match run_arms(&cfg.run.arms, cancel, |arm, stop| shared_ref.arm(arm, base_ref, samples_ref, stop)) {
+        Ok(arms) => arms,
+        Err(e) => {
+            let _ = store.flush();
+            return Err(e);
         }
-    }
-    if let Some(e) = first_error {
-        let _ = store.flush();
-        return Err(e);
-    }
+    };
     let findings = Findings::new(&arms);
     let summary = Summary {
         task: TASK.into(),
