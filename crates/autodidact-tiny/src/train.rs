@@ -120,8 +120,52 @@ pub fn fit(
     shards: usize,
     on_step: &mut dyn FnMut(usize, &Network) -> ControlFlow<()>,
 ) -> Result<(Network, FitStats), TinyError> {
+    let groups: Vec<&Vec<Example>> = mix.by_length.values().filter(|g| !g.is_empty()).collect();
+    if groups.is_empty() {
+        return Err(autodidact_nn::Error::Argument {
+            name: "mix",
+            message: "no training examples".into(),
+        }
+        .into());
+    }
+    train_steps(network, steps, schedule, seed, shards, &mut |rng| {
+        let mut seqs = Vec::with_capacity(batch_size);
+        let mut masks = Vec::with_capacity(batch_size);
+        let mut positions = Vec::with_capacity(batch_size);
+        for _ in 0..batch_size {
+            let ex = mix.draw(&groups, rng);
+            let offset = rng.random_range(0..=max_offset);
+            let (s, m, p) = ex.problem.sequence(&ex.answer, offset);
+            seqs.push(s);
+            masks.push(m);
+            positions.push(p);
+        }
+        StepBatch { seqs, masks, positions: Some(positions) }
+    }, on_step)
+}
+
+/// The sequences of one training step, their loss masks, and their position ids when the task
+/// gives them.
+pub(crate) struct StepBatch {
+    pub(crate) seqs: Vec<Vec<u32>>,
+    pub(crate) masks: Vec<Vec<bool>>,
+    pub(crate) positions: Option<Vec<Vec<u32>>>,
+}
+
+/// The trainer loop both embedded loops share: `steps` AdamW steps on the batches `draw`
+/// makes (from a generator seeded by `seed`), the learning rate warming up for `warmup` steps
+/// to `peak_lr` then decaying to `min_lr` (cosine), each batch in `shards` shards. `on_step`
+/// sees every step and the network after it and may stop early ([`TinyError::Interrupted`]).
+pub(crate) fn train_steps(
+    network: Network,
+    steps: usize,
+    (peak_lr, min_lr, warmup): (f64, f64, usize),
+    seed: u64,
+    shards: usize,
+    draw: &mut dyn FnMut(&mut StdRng) -> StepBatch,
+    on_step: &mut dyn FnMut(usize, &Network) -> ControlFlow<()>,
+) -> Result<(Network, FitStats), TinyError> {
     let start = std::time::Instant::now();
-    let (peak_lr, min_lr, warmup) = schedule;
     let schedule = Schedule {
         peak_lr,
         min_lr,
@@ -136,34 +180,15 @@ pub fn fit(
     };
     let mut trainer = Trainer::new(network, cfg)?;
     let mut rng = StdRng::seed_from_u64(seed);
-    let groups: Vec<&Vec<Example>> = mix.by_length.values().filter(|g| !g.is_empty()).collect();
-    if groups.is_empty() {
-        return Err(autodidact_nn::Error::Argument {
-            name: "mix",
-            message: "no training examples".into(),
-        }
-        .into());
-    }
     let mut losses = Vec::with_capacity(steps);
     for step in 0..steps {
-        let mut seqs = Vec::with_capacity(batch_size);
-        let mut masks = Vec::with_capacity(batch_size);
-        let mut positions = Vec::with_capacity(batch_size);
-        for _ in 0..batch_size {
-            let ex = mix.draw(&groups, &mut rng);
-            let offset = rng.random_range(0..=max_offset);
-            let (s, m, p) = ex.problem.sequence(&ex.answer, offset);
-            seqs.push(s);
-            masks.push(m);
-            positions.push(p);
-        }
-        let batch = autodidact_nn::shards(&seqs, &masks, Some(&positions), shards)?;
+        let b = draw(&mut rng);
+        let batch = autodidact_nn::shards(&b.seqs, &b.masks, b.positions.as_deref(), shards)?;
         let stats = trainer.train_step_sharded(&batch, schedule.lr(step))?;
         losses.push(f64::from(stats.loss));
         if on_step(step, trainer.network()).is_break() {
             return Err(TinyError::Interrupted);
         }
     }
-    let stats = FitStats::of(&losses, start);
-    Ok((trainer.into_network(), stats))
+    Ok((trainer.into_network(), FitStats::of(&losses, start)))
 }

@@ -5,12 +5,12 @@
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use autodidact_nn::{Network, Schedule, TrainConfig, Trainer};
+use autodidact_nn::Network;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 use crate::TinyError;
-use crate::train::FitStats;
+use crate::train::{FitStats, StepBatch, train_steps};
 
 /// Most distinct characters a text may have (the model is character-level).
 pub const MAX_VOCAB: usize = 1024;
@@ -149,43 +149,22 @@ pub fn fit_text(
     shards: usize,
     on_step: &mut dyn FnMut() -> ControlFlow<()>,
 ) -> Result<(Network, FitStats), TinyError> {
-    let start = std::time::Instant::now();
     if corpus.real.len() < 2 && corpus.synthetic.iter().all(|s| s.len() < 2) {
         return Err(TinyError::RunDir("nothing to train on: the corpus is empty".into()));
     }
     let window = network.config().max_seq_len + 1;
-    let schedule = Schedule {
-        peak_lr: train.lr,
-        min_lr: train.min_lr,
-        warmup_steps: train.warmup_steps.min(train.steps),
-        total_steps: train.steps,
-    };
-    let cfg = TrainConfig {
-        lr: train.lr,
-        min_lr: train.min_lr,
-        seed,
-        ..TrainConfig::default()
-    };
-    let mut trainer = Trainer::new(network, cfg)?;
-    let mut rng = StdRng::seed_from_u64(seed);
-    let mut losses = Vec::with_capacity(train.steps);
-    for step in 0..train.steps {
+    let schedule = (train.lr, train.min_lr, train.warmup_steps);
+    train_steps(network, train.steps, schedule, seed, shards, &mut |rng| {
         let mut seqs = Vec::with_capacity(train.batch_size);
         while seqs.len() < train.batch_size {
-            let s = corpus.draw(window, &mut rng);
+            let s = corpus.draw(window, rng);
             if s.len() >= 2 {
                 seqs.push(s);
             }
         }
-        let masks: Vec<Vec<bool>> = seqs.iter().map(|s| (0..s.len()).map(|i| i > 0).collect()).collect();
-        let batch = autodidact_nn::shards(&seqs, &masks, None, shards)?;
-        let stats = trainer.train_step_sharded(&batch, schedule.lr(step))?;
-        losses.push(f64::from(stats.loss));
-        if on_step().is_break() {
-            return Err(TinyError::Interrupted);
-        }
-    }
-    Ok((trainer.into_network(), FitStats::of(&losses, start)))
+        let masks = seqs.iter().map(|s| (0..s.len()).map(|i| i > 0).collect()).collect();
+        StepBatch { seqs, masks, positions: None }
+    }, &mut |_, _| on_step())
 }
 
 /// `count` samples from `network`, each the prompt token followed by `max_seq_len` tokens
