@@ -168,8 +168,8 @@ impl Shared<'_> {
             return Ok((metrics, samples, parameters));
         }
         let corpus = Corpus {
-            real: self.real.clone(),
-            synthetic: Vec::new(),
+            real: &self.real,
+            synthetic: &[],
             real_fraction: None,
         };
         // Alone on the machine: data-parallel training steps, one-thread decoding (the fastest).
@@ -191,7 +191,7 @@ impl Shared<'_> {
         &self,
         g: usize,
         arm: &str,
-        corpus: &Corpus,
+        corpus: &Corpus<'_>,
         label: &str,
         shards: usize,
         stop: &(dyn Fn() -> bool + Sync),
@@ -268,6 +268,7 @@ impl Shared<'_> {
         };
         let mut done = vec![base.clone()];
         let mut previous: Vec<Record> = base_samples.to_vec();
+        // The synthetic text the arm trains on: every intake so far (replace: the latest only).
         let mut pool: Vec<Vec<u32>> = Vec::new();
         let mut curator = (arm == CollapseArm::Curated).then(|| SampleCurator::new(&cfg.curate));
         let models = self.out.join("models").join(name);
@@ -298,16 +299,19 @@ impl Shared<'_> {
             };
             let intake: Vec<Vec<u32>> = kept.iter().map(|r| self.tokens(r)).collect();
             let corpus = match arm {
-                CollapseArm::Replace => Corpus {
-                    real: Vec::new(),
-                    synthetic: intake,
-                    real_fraction: Some(0.0),
-                },
+                CollapseArm::Replace => {
+                    pool = intake;
+                    Corpus {
+                        real: &[],
+                        synthetic: &pool,
+                        real_fraction: Some(0.0),
+                    }
+                }
                 CollapseArm::Accumulate | CollapseArm::Curated => {
                     pool.extend(intake);
                     Corpus {
-                        real: self.real.clone(),
-                        synthetic: pool.clone(),
+                        real: &self.real,
+                        synthetic: &pool,
                         real_fraction: (arm == CollapseArm::Curated).then_some(cfg.curate.real_fraction),
                     }
                 }

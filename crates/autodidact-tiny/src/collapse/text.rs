@@ -99,17 +99,17 @@ pub fn read_text(path: &Path) -> Result<String, TinyError> {
 
 /// What one generation trains on: real text (windows drawn anywhere in it) and synthetic
 /// samples (each a whole sequence), with the share of each batch drawn from the real text.
-#[derive(Debug, Clone, Default)]
-pub struct Corpus {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Corpus<'a> {
     /// Real tokens.
-    pub real: Vec<u32>,
+    pub real: &'a [u32],
     /// Synthetic samples, each starting with the prompt token.
-    pub synthetic: Vec<Vec<u32>>,
+    pub synthetic: &'a [Vec<u32>],
     /// Chance that a sequence of a batch is a real window. `None`: in proportion to size.
     pub real_fraction: Option<f64>,
 }
 
-impl Corpus {
+impl Corpus<'_> {
     /// Characters of synthetic text.
     pub fn synthetic_chars(&self) -> usize {
         self.synthetic.iter().map(|s| s.len().saturating_sub(1)).sum()
@@ -143,7 +143,7 @@ impl Corpus {
 /// ([`TinyError::Interrupted`]).
 pub fn fit_text(
     network: Network,
-    corpus: &Corpus,
+    corpus: &Corpus<'_>,
     train: &super::config::TrainSection,
     seed: u64,
     shards: usize,
@@ -239,11 +239,12 @@ mod tests {
         assert_eq!(w[0][0], 0);
         assert_eq!(w[3][9], 99);
         assert_eq!(w[1][0], 30);
-        let mut c = Corpus { real: tokens, synthetic: vec![vec![0; 51]; 2], real_fraction: None };
+        let synthetic = vec![vec![0; 51]; 2];
+        let mut c = Corpus { real: &tokens, synthetic: &synthetic, real_fraction: None };
         assert!((c.real_share() - 0.5).abs() < 1e-9);
         c.real_fraction = Some(0.25);
         assert_eq!(c.real_share(), 0.25);
-        c.synthetic.clear();
+        c.synthetic = &[];
         assert_eq!(c.real_share(), 1.0);
     }
 }

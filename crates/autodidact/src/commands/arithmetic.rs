@@ -125,15 +125,17 @@ fn human_summary(s: &Summary, out: &Path) -> String {
             if f.precision_target_met { "met" } else { "not met" }
         );
     }
-    let _ = writeln!(
-        text,
-        "report: {}; summary: {}; dataset: {} ({:.0} s)",
+    text + &files_line(out, s.seconds)
+}
+
+/// The last line of an embedded run's summary: where its files are, and how long it took.
+pub(super) fn files_line(out: &Path, seconds: f64) -> String {
+    format!(
+        "report: {}; summary: {}; dataset: {} ({seconds:.0} s)\n",
         out.join("report.html").display(),
         out.join("summary.json").display(),
         out.join("dataset.parquet").display(),
-        s.seconds
-    );
-    text
+    )
 }
 
 /// `1:100 2:99 3:97 4:41`-style accuracies in percent.

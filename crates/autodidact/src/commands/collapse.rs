@@ -8,7 +8,7 @@ use autodidact_monitor::Status;
 use autodidact_tiny::collapse::summary::pct_change;
 use autodidact_tiny::collapse::{CollapseConfig, Summary};
 
-use super::arithmetic::{STOP, finish, watch_ctrl_c};
+use super::arithmetic::{STOP, files_line, finish, watch_ctrl_c};
 use super::run::{RunArgs, resume_command};
 use crate::printer::Bars;
 use crate::CliError;
@@ -63,13 +63,5 @@ fn human_summary(s: &Summary, out: &Path) -> String {
     for line in &s.findings.statements {
         let _ = writeln!(text, "{line}");
     }
-    let _ = writeln!(
-        text,
-        "report: {}; summary: {}; dataset: {} ({:.0} s)",
-        out.join("report.html").display(),
-        out.join("summary.json").display(),
-        out.join("dataset.parquet").display(),
-        s.seconds
-    );
-    text
+    text + &files_line(out, s.seconds)
 }

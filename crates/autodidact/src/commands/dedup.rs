@@ -141,12 +141,13 @@ fn filter(what: &str, input: &Path, output: &Path, field: Option<&str>, cfg: &Cu
     let bars = Bars::new();
     let bar = bars.start(what, reader.total());
     let (mut read, mut kept) = (0u64, 0u64);
-    while let Some(batch) = reader.next_batch(BATCH).map_err(CliError::bad)? {
-        let records: Vec<Record> = batch
-            .texts
-            .iter()
-            .zip(&batch.names)
-            .map(|(text, name)| Record { id: name.clone(), response: text.clone(), ..Record::default() })
+    while let Some(mut batch) = reader.next_batch(BATCH).map_err(CliError::bad)? {
+        let rows = batch.len() as u64;
+        // The texts move into the records; the writer needs only the rows as read.
+        let records: Vec<Record> = std::mem::take(&mut batch.texts)
+            .into_iter()
+            .zip(std::mem::take(&mut batch.names))
+            .map(|(response, id)| Record { id, response, ..Record::default() })
             .collect();
         let decided = curator.curate(records);
         let keep: Vec<bool> = decided.iter().map(|r| r.verdict == Verdict::Kept).collect();
@@ -157,9 +158,9 @@ fn filter(what: &str, input: &Path, output: &Path, field: Option<&str>, cfg: &Cu
                 .write(&Rejected { id: r.id, reason, text: r.response })
                 .map_err(CliError::failed)?;
         }
-        read += batch.len() as u64;
+        read += rows;
         kept += keep.iter().filter(|k| **k).count() as u64;
-        bar.inc(batch.len() as u64);
+        bar.inc(rows);
     }
     bar.finish();
     writer.finish().map_err(CliError::failed)?;
