@@ -73,6 +73,43 @@ pub struct CurateConfig {
     /// The text compared for duplicates: `response` (default), `prompt` or `prompt+response`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Files of earlier kept data (real data, earlier datasets; JSONL or Parquet, the text in
+    /// `text`, else `response`) that new records must not duplicate: their texts join the
+    /// history before the first generation. Default none.
+    pub remember: Vec<PathBuf>,
+    /// The most records kept per generation; `None`: no limit. When more pass every check,
+    /// [`selection`](Self::selection) chooses which. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget: Option<usize>,
+    /// How a budget chooses: `diverse` (default; greedy k-center over word-set MinHash
+    /// signatures, for coverage), `score` (highest scores) or `random` (seeded).
+    pub selection: Selection,
+}
+
+/// How [`CurateConfig::budget`] chooses among the records that passed.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Selection {
+    /// Greedy k-center over word-set signatures: each pick is the record farthest from
+    /// everything picked so far (the first: the highest score), so the kept set covers the
+    /// candidates' topics instead of crowding the best-scored one.
+    #[default]
+    Diverse,
+    /// The highest scores (then the earliest).
+    Score,
+    /// A seeded random choice, the baseline diversity is measured against.
+    Random,
+}
+
+impl Selection {
+    /// The name used in configs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Selection::Diverse => "diverse",
+            Selection::Score => "score",
+            Selection::Random => "random",
+        }
+    }
 }
 
 impl Default for CurateConfig {
@@ -87,6 +124,9 @@ impl Default for CurateConfig {
             decontaminate: Vec::new(),
             decontaminate_ngram: 13,
             field: None,
+            remember: Vec::new(),
+            budget: None,
+            selection: Selection::Diverse,
         }
     }
 }
@@ -206,6 +246,9 @@ impl CurateConfig {
                 "field",
                 format!("unknown field {f:?}: expected \"response\", \"prompt\" or \"prompt+response\""),
             ));
+        }
+        if self.budget == Some(0) {
+            return Err(CurateError::config("budget", "must be at least 1 record (leave it out for no limit)"));
         }
         if let Some(n) = &self.near_duplicates {
             n.validate()?;

@@ -8,18 +8,24 @@ use autodidact_data::{Record, Verdict};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::config::{CurateConfig, DedupField};
+use crate::config::{CurateConfig, DedupField, Selection};
 use crate::decontaminate::{EvalFile, EvalSet};
 use crate::error::CurateError;
 use crate::hash::{PassThrough, hash_str};
 use crate::lsh::LshIndex;
 use crate::minhash::{MinHasher, Signature};
 use crate::normalize::Words;
+use crate::select::{SELECT_PERMUTATIONS, SelectionReport, diversity, k_center, random_choice};
 use crate::unionfind::UnionFind;
+
+mod persist;
 
 /// Seed of the MinHash permutations. Fixed, so that signatures, and so decisions, are the
 /// same in every run.
 const MINHASH_SEED: u64 = 0x6175_746f_6469_6461;
+
+/// Seed of the word-set signatures of selection, and of its random choices.
+const SELECT_SEED: u64 = 0x7365_6c65_6374_2121;
 
 /// Seed of the repetition check's 3-gram hashes.
 const REPETITION_SEED: u64 = 0x7265_7065_6174_7333;
@@ -38,7 +44,8 @@ pub struct CurateStats {
     /// Records kept.
     pub kept: u64,
     /// Records rejected, by check: `failed` (rejected before curation), `score`, `length`,
-    /// `repetition`, `contaminated`, `exact_duplicate`, `near_duplicate`.
+    /// `repetition`, `contaminated`, `exact_duplicate`, `near_duplicate`, `budget` (passed, not
+    /// selected).
     pub rejected_by: BTreeMap<String, u64>,
 }
 
@@ -75,6 +82,8 @@ pub struct Curator {
     history: Vec<String>,
     evals: Option<EvalSet>,
     stats: CurateStats,
+    /// What the budget did in the last `curate` call, when it chose.
+    selection: Option<SelectionReport>,
 }
 
 /// A rejection decided per record, before deduplication.
@@ -124,6 +133,7 @@ impl Curator {
             history: Vec::new(),
             evals,
             stats: CurateStats::default(),
+            selection: None,
             cfg: cfg.clone(),
         })
     }
@@ -154,6 +164,13 @@ impl Curator {
         &self.stats
     }
 
+    /// What the budget chose in the last [`curate`](Self::curate) call, with the diversity of
+    /// the choice against a random one and the best-scored one of the same size; `None` when
+    /// no budget is set or no more records passed than it keeps.
+    pub fn last_selection(&self) -> Option<&SelectionReport> {
+        self.selection.as_ref()
+    }
+
     /// Adds earlier kept data (previous generations, real data) to the indexes so new records
     /// are checked against it, without deciding anything about them. Records whose verdict is
     /// `Rejected` are not kept data and are skipped.
@@ -177,11 +194,41 @@ impl Curator {
         }
     }
 
+    /// Adds the rows of a file of earlier kept data (real data, an earlier dataset; JSONL or
+    /// Parquet, the text in `text`, else `response`) to the history, as
+    /// [`remember`](Self::remember) adds records; the text is compared as the response (or as
+    /// the prompt when `field = "prompt"`). Returns the number of rows read. Rows without an
+    /// `id` are named by file and line (or row) in the reasons of their duplicates.
+    pub fn remember_file(&mut self, path: &std::path::Path) -> Result<usize, CurateError> {
+        let bad = |e: autodidact_data::DataError| CurateError::Remember { path: path.to_path_buf(), message: e.to_string() };
+        let mut reader = autodidact_data::open_rows(path, None).map_err(bad)?;
+        let file = path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into_owned());
+        let mut rows = 0;
+        while let Some(batch) = reader.next_batch(REMEMBER_CHUNK).map_err(bad)? {
+            rows += batch.texts.len();
+            let records: Vec<Record> = batch
+                .texts
+                .into_iter()
+                .zip(batch.names)
+                .map(|(text, name)| {
+                    let id = if name.starts_with("line ") || name.starts_with("row ") { format!("{file} {name}") } else { name };
+                    match self.field {
+                        DedupField::Prompt => Record { id, prompt: text, ..Record::default() },
+                        _ => Record { id, response: text, ..Record::default() },
+                    }
+                })
+                .collect();
+            self.remember(&records);
+        }
+        Ok(rows)
+    }
+
     /// Decides each record; returns them in input order, each `Kept` or `Rejected` with a
     /// reason, and adds the kept ones to the indexes (so a later call sees them as history).
     ///
     /// Checks, in order: rejected upstream (`failed`, its reason kept), score, length,
-    /// repetition, contamination, exact duplicate, near duplicate. Among new records that
+    /// repetition, contamination, exact duplicate, near duplicate, and last the budget (see
+    /// [`CurateConfig::budget`]; `budget`). Among new records that
     /// duplicate each other (a cluster, joined through exact or near duplicate pairs), the one
     /// with the highest score is kept, the earliest on ties; a record duplicating history is
     /// rejected whatever its score.
@@ -203,6 +250,10 @@ impl Curator {
             }
         }
         self.cluster(&records, &members, &mut fates);
+        self.selection = None;
+        if let Some(budget) = self.cfg.budget {
+            self.select(&records, budget, &mut fates);
+        }
 
         let mut members = members.into_iter().peekable();
         for (i, (rec, fate)) in records.iter_mut().zip(fates).enumerate() {
@@ -249,6 +300,69 @@ impl Curator {
                 (key, sign(&both))
             }
         }
+    }
+
+    /// The words of the text compared for duplicates (and for diversity).
+    fn compared_words(&self, r: &Record) -> Words {
+        match self.field {
+            DedupField::Response => Words::new(&r.response),
+            DedupField::Prompt => Words::new(&r.prompt),
+            DedupField::PromptResponse => {
+                let mut both = Words::new(&r.prompt);
+                both.push_text(Words::new(&r.response).as_str());
+                both
+            }
+        }
+    }
+
+    /// When more records passed than `budget`, keeps `budget` of them by the configured
+    /// selection and rejects the others; measures the choice against a random one and the
+    /// best-scored one of the same size.
+    fn select(&mut self, records: &[Record], budget: usize, fates: &mut [Option<Rejection>]) {
+        let passed: Vec<usize> = (0..records.len()).filter(|&i| fates[i].is_none()).collect();
+        let n = passed.len();
+        if n <= budget {
+            return;
+        }
+        let hasher = MinHasher::new(SELECT_PERMUTATIONS, 1, SELECT_SEED);
+        let words: Vec<Words> = passed.par_iter().map(|&i| self.compared_words(&records[i])).collect();
+        let sigs: Vec<Signature> = words.par_iter().map(|w| hasher.signature_of_words(w)).collect();
+        let ranks: Vec<f64> = passed.iter().map(|&i| rank(records[i].score)).collect();
+        // Different draws in different calls, the same in every run.
+        let seed = SELECT_SEED ^ self.stats.seen;
+        let mut by_score: Vec<usize> = (0..n).collect();
+        by_score.sort_by(|&a, &b| ranks[b].total_cmp(&ranks[a]).then(a.cmp(&b)));
+        by_score.truncate(budget);
+        by_score.sort_unstable();
+        let random = random_choice(n, budget, seed);
+        let method = self.cfg.selection;
+        let mut chosen = match method {
+            Selection::Diverse => k_center(&sigs, &ranks, budget),
+            Selection::Score => by_score.clone(),
+            Selection::Random => random_choice(n, budget, seed ^ 1),
+        };
+        chosen.sort_unstable();
+        let mut keep = vec![false; n];
+        for &c in &chosen {
+            keep[c] = true;
+        }
+        let name = method.as_str();
+        for (j, &i) in passed.iter().enumerate() {
+            if !keep[j] {
+                fates[i] = Some(Rejection {
+                    kind: "budget",
+                    reason: format!("not selected: {n} records passed and the budget keeps {budget} ({name} selection)"),
+                });
+            }
+        }
+        self.selection = Some(SelectionReport {
+            method: name.to_string(),
+            candidates: n,
+            budget,
+            kept: diversity(&sigs, &words, &chosen, seed),
+            random: diversity(&sigs, &words, &random, seed),
+            by_score: diversity(&sigs, &words, &by_score, seed),
+        });
     }
 
     /// Every per-record check, and the lookups against history (read-only, so this runs in

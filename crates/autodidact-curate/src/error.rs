@@ -34,6 +34,23 @@ pub enum CurateError {
         /// What is wrong with it.
         message: String,
     },
+    /// A curation index file (see `Curator::load_index`) is unusable: not an index,
+    /// truncated, written under other settings, or not readable or writable.
+    #[error("curation index '{}': {message}", path.display())]
+    Index {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A file of earlier kept data (`remember`) could not be read.
+    #[error("cannot remember '{}': {message}", path.display())]
+    Remember {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong, with the line where there is one.
+        message: String,
+    },
     /// An evaluation file holds no text at all, so decontaminating against it would protect
     /// nothing; most likely the wrong file.
     #[error("evaluation file '{}' holds no text to decontaminate against", path.display())]

@@ -24,7 +24,8 @@
 //!
 //! The building blocks are public: [`normalize`] (normal form and words), [`hash`] (the fast
 //! seeded 64-bit hash), [`minhash`] (signatures), [`lsh`] (banding index), [`unionfind`]
-//! (clusters) and [`decontaminate`] (evaluation n-gram sets).
+//! (clusters), [`decontaminate`] (evaluation n-gram sets) and [`select`] (diversity-aware
+//! selection under a budget).
 
 #![deny(missing_docs)]
 
@@ -36,8 +37,9 @@ pub mod hash;
 pub mod lsh;
 pub mod minhash;
 pub mod normalize;
+pub mod select;
 pub mod unionfind;
 
-pub use config::{CurateConfig, DedupField, NearDupConfig};
+pub use config::{CurateConfig, DedupField, NearDupConfig, Selection};
 pub use curator::{CurateStats, Curator};
 pub use error::CurateError;

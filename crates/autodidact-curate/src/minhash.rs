@@ -134,6 +134,12 @@ fn permute_min_portable(values: &mut [u32], a: &[u64], b: &[u64], keys: &[u32]) 
 }
 
 impl Signature {
+    /// A signature of a non-empty text from its stored values (as [`as_slice`](Self::as_slice)
+    /// gave them).
+    pub fn from_values(values: Vec<u32>) -> Self {
+        Signature { values, empty: false }
+    }
+
     /// The per-permutation minima.
     pub fn as_slice(&self) -> &[u32] {
         &self.values

@@ -226,7 +226,7 @@ impl Config {
         if let Some(p) = self.grade.rubric.as_mut() {
             fix(p);
         }
-        for p in self.curate.decontaminate.iter_mut() {
+        for p in self.curate.decontaminate.iter_mut().chain(self.curate.remember.iter_mut()) {
             fix(p);
         }
     }

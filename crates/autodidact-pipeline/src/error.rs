@@ -75,6 +75,9 @@ pub enum PipelineError {
     /// The run directory belongs to a different configuration.
     #[error("{0}")]
     RunDir(String),
+    /// The curation index could not be written.
+    #[error("{0}")]
+    Index(autodidact_curate::CurateError),
     /// Ctrl-C: stopped gracefully.
     #[error("interrupted")]
     Interrupted,

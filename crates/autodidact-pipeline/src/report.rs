@@ -98,6 +98,39 @@ pub fn write_report(summary: &Summary, out: &Path) -> Result<(), PipelineError> 
                 .collect(),
         }));
     }
+    let chose: Vec<_> = summary.generations.iter().filter_map(|g| g.selection.as_ref().map(|s| (g.generation, s))).collect();
+    if !chose.is_empty() {
+        let d = |x: f64| format!("{x:.3}");
+        report.sections.push(Section::Table(Table {
+            title: "Diversity-aware selection: the kept records against a random and a best-scored choice of the same size (distance = 1 − estimated Jaccard of word sets; higher is more diverse)".into(),
+            header: [
+                "generation", "method", "passed", "budget", "mean distance: kept", "random", "best-scored",
+                "nearest-neighbour distance: kept", "random", "best-scored", "distinct words: kept", "random", "best-scored",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: chose
+                .iter()
+                .map(|(g, s)| {
+                    vec![
+                        g.to_string(),
+                        s.method.clone(),
+                        s.candidates.to_string(),
+                        s.budget.to_string(),
+                        d(s.kept.mean_distance),
+                        d(s.random.mean_distance),
+                        d(s.by_score.mean_distance),
+                        d(s.kept.mean_nearest),
+                        d(s.random.mean_nearest),
+                        d(s.by_score.mean_nearest),
+                        s.kept.distinct_words.to_string(),
+                        s.random.distinct_words.to_string(),
+                        s.by_score.distinct_words.to_string(),
+                    ]
+                })
+                .collect(),
+        }));
+    }
     if !summary.usage.is_empty() {
         report.sections.push(Section::Table(Table {
             title: "Requests sent by this process".into(),

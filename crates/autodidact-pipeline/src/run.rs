@@ -5,6 +5,11 @@
 //!     dataset.parquet  dataset.jsonl  summary.json  report.html
 //! ```
 //!
+//! The curator's history (every record kept so far, and the `[curate] remember` files) is
+//! saved as `DIR/curate.index` after each generation, with the number of generations it holds
+//! in the run store, so a resumed run loads it instead of reading and hashing every earlier
+//! generation again.
+//!
 //! Each stage of each generation is written whole (to a `.partial` file renamed into place)
 //! and then marked done in the run store, so a killed run resumes at the first stage not
 //! done; the requests of an unfinished stage are answered from the run store's cache.
@@ -14,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use autodidact_curate::Curator;
+use autodidact_curate::select::SelectionReport;
 use autodidact_data::{Record, RecordWriter, Verdict, open_records};
 use autodidact_models::{AnyModel, UsageTotals};
 use autodidact_store::RunStore;
@@ -58,6 +64,10 @@ pub struct GenerationMetrics {
     pub rejected_by: BTreeMap<String, u64>,
     /// Mean grade of kept records.
     pub kept_mean_score: Option<f64>,
+    /// What `[curate] budget` chose when more records passed than it keeps: the diversity of
+    /// the kept records against a random and a best-scored choice of the same size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<SelectionReport>,
     /// Requests per model in this generation (answered from the cache, sent, failed), as
     /// counted by the process that ran it.
     pub requests: BTreeMap<String, RequestCounts>,
@@ -190,13 +200,18 @@ pub async fn run(cfg: &Config, cx: &Context, out: &Path) -> Result<Summary, Pipe
     let mut curator = Curator::new(&curate_cfg).map_err(|e| PipelineError::Input(e.to_string()))?;
     let mut pool: Vec<Seed> = Vec::new();
     let mut all_metrics = Vec::new();
+    let mut history = History::open(cx, out, &mut curator)?;
 
     for gen_no in 0..cfg.run.generations {
         let dir = generation_dir(out, gen_no);
         let store = &cx.store;
         if store.stage_done(gen_no, "curate")? {
             let kept = read_all(&dir.join("curated.parquet"))?;
-            curator.remember(&kept);
+            if gen_no >= history.generations {
+                curator.remember(&kept);
+                history.generations = gen_no + 1;
+                history.stale = true;
+            }
             extend_pool(cfg, &mut pool, &kept);
             let metrics = match std::fs::read_to_string(dir.join("metrics.json")).ok().and_then(|t| serde_json::from_str(&t).ok()) {
                 Some(m) => m,
@@ -231,6 +246,7 @@ pub async fn run(cfg: &Config, cx: &Context, out: &Path) -> Result<Summary, Pipe
         };
 
         let decided = curator.curate(graded);
+        let selection = curator.last_selection().cloned();
         let (kept, rejected): (Vec<Record>, Vec<Record>) = decided.into_iter().partition(|r| r.verdict == Verdict::Kept);
         write_all(&dir.join("curated.parquet"), &kept)?;
         write_all(&dir.join("rejected.parquet"), &rejected)?;
@@ -244,11 +260,18 @@ pub async fn run(cfg: &Config, cx: &Context, out: &Path) -> Result<Summary, Pipe
                 (k.clone(), RequestCounts { cached: a.cached - b.cached, sent: a.sent - b.sent, failed: a.failed - b.failed })
             })
             .collect();
-        let metrics = measure(gen_no, seeds.len(), &kept, &rejected, requests, started.elapsed().as_secs_f64());
+        let mut metrics = measure(gen_no, seeds.len(), &kept, &rejected, requests, started.elapsed().as_secs_f64());
+        metrics.selection = selection;
         write_json(&dir.join("metrics.json"), &metrics)?;
         store.put_metrics(gen_no, &serde_json::to_string(&metrics).expect("metrics serialize"))?;
         store.mark_stage_done(gen_no, "curate")?;
+        history.generations = gen_no + 1;
+        history.save(cx, &curator)?;
         all_metrics.push(metrics);
+    }
+    // A run resumed past its last generation may have loaded an older index: bring it up to date.
+    if history.stale {
+        history.save(cx, &curator)?;
     }
 
     // The final training set: every generation's kept records (accumulated), in order.
@@ -290,6 +313,52 @@ pub async fn run(cfg: &Config, cx: &Context, out: &Path) -> Result<Summary, Pipe
     Ok(summary)
 }
 
+/// The curator's history on disk (`DIR/curate.index`) and how many generations it holds
+/// (`curate_index_generations` in the run store's meta; the `remember` files come first).
+struct History {
+    path: PathBuf,
+    /// Generations whose kept records are in the curator's history.
+    generations: u32,
+    /// Whether the file holds less than the curator.
+    stale: bool,
+}
+
+const INDEX_META: &str = "curate_index_generations";
+
+impl History {
+    /// Fills the curator's history: from the saved index when there is one (and it loads),
+    /// else from the `remember` files (the generations done are added by the caller).
+    fn open(cx: &Context, out: &Path, curator: &mut Curator) -> Result<Self, PipelineError> {
+        let path = out.join("curate.index");
+        let saved = cx.store.get_meta(INDEX_META)?.and_then(|v| v.parse::<u32>().ok());
+        if let Some(generations) = saved
+            && path.exists()
+        {
+            match curator.load_index(&path) {
+                Ok(n) => {
+                    cx.progress.note(&format!("curation index: {n} earlier records from {}", path.display()));
+                    return Ok(History { path, generations, stale: false });
+                }
+                // Rebuilt from the run directory below; the file is rewritten after the next
+                // generation.
+                Err(e) => cx.progress.note(&format!("{e}; rebuilding it from the run directory")),
+            }
+        }
+        for file in &curator.config().remember.clone() {
+            let n = curator.remember_file(file).map_err(|e| PipelineError::Input(e.to_string()))?;
+            cx.progress.note(&format!("remembered {n} rows of {} as earlier data", file.display()));
+        }
+        Ok(History { path, generations: 0, stale: true })
+    }
+
+    fn save(&mut self, cx: &Context, curator: &Curator) -> Result<(), PipelineError> {
+        curator.save_index(&self.path).map_err(PipelineError::Index)?;
+        cx.store.set_meta(INDEX_META, &self.generations.to_string())?;
+        self.stale = false;
+        Ok(())
+    }
+}
+
 /// For `self-instruct`, kept instructions join the example pool of later generations.
 fn extend_pool(cfg: &Config, pool: &mut Vec<Seed>, kept: &[Record]) {
     if cfg.generate.task != TaskKind::SelfInstruct {
@@ -318,6 +387,7 @@ pub fn reason_category(reason: &str) -> String {
         ("contaminated", "contaminated"),
         ("exact duplicate", "exact_duplicate"),
         ("near duplicate", "near_duplicate"),
+        ("not selected", "budget"),
     ];
     for (prefix, name) in known {
         if head.starts_with(prefix) || reason.starts_with(prefix) {
@@ -358,6 +428,7 @@ fn measure(
         rejected: rejected.len() as u64,
         rejected_by,
         kept_mean_score: mean(&kept_scores),
+        selection: None,
         requests,
         seconds,
     }

@@ -27,6 +27,9 @@ fn configs_round_trip_through_toml() {
         decontaminate: vec![PathBuf::from("eval.jsonl"), PathBuf::from("more/test.jsonl")],
         decontaminate_ngram: 8,
         field: Some("prompt+response".into()),
+        remember: vec![PathBuf::from("real.parquet")],
+        budget: Some(500),
+        selection: autodidact_curate::Selection::Random,
     });
     round_trip(&CurateConfig {
         min_score: Some(0.55),

@@ -3,4 +3,6 @@
 mod config;
 mod curate;
 mod decontaminate;
+mod persist;
+mod select;
 mod support;

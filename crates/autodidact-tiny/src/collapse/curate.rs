@@ -59,9 +59,7 @@ impl SampleCurator {
                 ngram: 3,
                 ..NearDupConfig::default()
             }),
-            decontaminate: Vec::new(),
-            decontaminate_ngram: 13,
-            field: None,
+            ..CurateConfig::default()
         };
         SampleCurator {
             cfg: cfg.clone(),

@@ -42,6 +42,15 @@ pub struct DedupArgs {
     /// punctuation); no MinHash.
     #[arg(long)]
     exact_only: bool,
+    /// Earlier kept data (JSONL or Parquet, the text in `text`, else `response`): rows
+    /// duplicating any of its rows are removed too. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    remember: Vec<PathBuf>,
+    /// A persistent index of everything kept: loaded first when the file exists (so rows
+    /// duplicating an earlier run's rows are removed), written back at the end with this run's
+    /// kept rows added. Must be used with the same --ngram, --permutations and --field.
+    #[arg(long, value_name = "FILE")]
+    index: Option<PathBuf>,
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -78,9 +87,7 @@ fn bare() -> CurateConfig {
         max_repetition: 1.0,
         exact_duplicates: false,
         near_duplicates: None,
-        decontaminate: Vec::new(),
-        decontaminate_ngram: 13,
-        field: None,
+        ..CurateConfig::default()
     }
 }
 
@@ -96,14 +103,22 @@ pub fn dedup(args: DedupArgs) -> Result<(), CliError> {
             rows: None,
         });
     }
-    filter("dedup", &args.input, &args.output, args.field.as_deref(), &cfg, args.json)
+    let history = History { remember: args.remember, index: args.index };
+    filter("dedup", &args.input, &args.output, args.field.as_deref(), &cfg, &history, args.json)
+}
+
+/// What `dedup` checks against besides the input itself.
+#[derive(Default)]
+struct History {
+    remember: Vec<PathBuf>,
+    index: Option<PathBuf>,
 }
 
 pub fn decontaminate(args: DecontaminateArgs) -> Result<(), CliError> {
     let mut cfg = bare();
     cfg.decontaminate = args.against.clone();
     cfg.decontaminate_ngram = args.ngram;
-    filter("decontaminate", &args.input, &args.output, args.field.as_deref(), &cfg, args.json)
+    filter("decontaminate", &args.input, &args.output, args.field.as_deref(), &cfg, &History::default(), args.json)
 }
 
 /// `clean.parquet` → `clean.rejected.jsonl`, beside it.
@@ -128,12 +143,29 @@ struct FilterSummary {
     kept: u64,
     removed: u64,
     removed_by: BTreeMap<String, u64>,
+    /// Rows from earlier data (`--remember`, `--index`) checked against.
+    earlier: u64,
     seconds: f64,
 }
 
-fn filter(what: &str, input: &Path, output: &Path, field: Option<&str>, cfg: &CurateConfig, json: bool) -> Result<(), CliError> {
+fn filter(
+    what: &str,
+    input: &Path,
+    output: &Path,
+    field: Option<&str>,
+    cfg: &CurateConfig,
+    history: &History,
+    json: bool,
+) -> Result<(), CliError> {
     let started = std::time::Instant::now();
     let mut curator = Curator::new(cfg).map_err(CliError::bad)?;
+    if let Some(index) = history.index.as_deref().filter(|p| p.exists()) {
+        curator.load_index(index).map_err(CliError::bad)?;
+    }
+    for file in &history.remember {
+        curator.remember_file(file).map_err(CliError::bad)?;
+    }
+    let earlier = curator.history_len() as u64;
     let mut reader = open_rows(input, field).map_err(CliError::bad)?;
     let mut writer = RowWriter::create(output, &reader).map_err(CliError::bad)?;
     let rejected_file = rejected_path(output);
@@ -165,6 +197,9 @@ fn filter(what: &str, input: &Path, output: &Path, field: Option<&str>, cfg: &Cu
     bar.finish();
     writer.finish().map_err(CliError::failed)?;
     rejected.finish().map_err(CliError::failed)?;
+    if let Some(index) = &history.index {
+        curator.save_index(index).map_err(CliError::failed)?;
+    }
     let summary = FilterSummary {
         input: input.display().to_string(),
         output: output.display().to_string(),
@@ -173,6 +208,7 @@ fn filter(what: &str, input: &Path, output: &Path, field: Option<&str>, cfg: &Cu
         kept,
         removed: read - kept,
         removed_by: curator.stats().rejected_by.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        earlier,
         seconds: started.elapsed().as_secs_f64(),
     };
     if json {
@@ -180,14 +216,18 @@ fn filter(what: &str, input: &Path, output: &Path, field: Option<&str>, cfg: &Cu
     } else {
         let by: Vec<String> = summary.removed_by.iter().map(|(k, v)| format!("{k} {v}")).collect();
         println!(
-            "{what}: read {read} rows, kept {kept}, removed {}{} ({:.1} s, {:.0} rows/s)\nkept rows: {}\nremoved rows, each with its reason: {}",
+            "{what}: read {read} rows, kept {kept}, removed {}{}{} ({:.1} s, {:.0} rows/s)\nkept rows: {}\nremoved rows, each with its reason: {}",
             summary.removed,
             if by.is_empty() { String::new() } else { format!(" ({})", by.join(", ")) },
+            if earlier > 0 { format!(", checked against {earlier} earlier rows") } else { String::new() },
             summary.seconds,
             read as f64 / summary.seconds.max(1e-9),
             output.display(),
             rejected_file.display()
         );
+        if let Some(index) = &history.index {
+            println!("index of every row kept so far: {} ({} rows)", index.display(), curator.history_len());
+        }
     }
     if read == 0 {
         return Err(CliError::bad(anyhow!("'{}' holds no rows", input.display())));

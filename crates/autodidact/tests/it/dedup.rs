@@ -148,3 +148,47 @@ fn a_malformed_line_is_named_with_file_and_line() {
         .expect_code(2)
         .expect_stderr(&["nofield.jsonl", "line 1", "body", "--field"]);
 }
+
+#[test]
+fn an_index_carries_what_was_kept_into_the_next_file() {
+    let sb = Sandbox::new();
+    let write = |name: &str, rows: &[Value]| sb.write(name, &(rows.iter().map(Value::to_string).collect::<Vec<_>>().join("\n") + "\n"));
+    let first = write("first.jsonl", &[json!({"id": "a", "text": paragraph(1, false)}), json!({"id": "b", "text": paragraph(2, false)})]);
+    let second = write(
+        "second.jsonl",
+        &[
+            json!({"id": "c", "text": paragraph(1, true)}),
+            json!({"id": "d", "text": paragraph(3, false)}),
+            json!({"id": "e", "text": paragraph(2, false)}),
+        ],
+    );
+    let index = sb.path().join("kept.index");
+    let dedup = |input: &std::path::Path, out: &str, extra: &[&str]| {
+        let out = sb.path().join(out);
+        let mut args = vec!["dedup", input.to_str().unwrap(), out.to_str().unwrap(), "--json"];
+        args.extend_from_slice(extra);
+        let o = run(sb.cmd(&args));
+        o.expect_code(0);
+        (serde_json::from_str::<Value>(&o.stdout).unwrap(), lines(&out))
+    };
+    let idx = index.to_str().unwrap();
+    let (s, kept) = dedup(&first, "out1.jsonl", &["--index", idx]);
+    assert_eq!((s["kept"].as_u64(), s["earlier"].as_u64(), kept.len()), (Some(2), Some(0), 2));
+    assert!(index.is_file());
+    let (s, kept) = dedup(&second, "out2.jsonl", &["--index", idx]);
+    assert_eq!((s["kept"].as_u64(), s["earlier"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(kept, vec![json!({"id": "d", "text": paragraph(3, false)})]);
+    let rejected = lines(&sb.path().join("out2.rejected.jsonl"));
+    assert!(rejected[0]["reason"].as_str().unwrap().starts_with("near duplicate of a "), "{}", rejected[0]);
+    assert_eq!(rejected[1]["reason"], "exact duplicate of b");
+
+    // Without the index, the same file against the first one as remembered data.
+    let (s, kept) = dedup(&second, "out3.jsonl", &["--remember", first.to_str().unwrap()]);
+    assert_eq!((s["kept"].as_u64(), s["earlier"].as_u64(), kept.len()), (Some(1), Some(2), 1));
+
+    // An index made with other settings is refused, naming it.
+    let out = sb.path().join("out4.jsonl");
+    let o = run(sb.cmd(&["dedup", second.to_str().unwrap(), out.to_str().unwrap(), "--index", idx, "--ngram", "3"]));
+    o.expect_code(2);
+    assert!(o.stderr.contains("kept.index") && o.stderr.contains("word 3-grams"), "{}", o.stderr);
+}

@@ -12,6 +12,7 @@ mod collapse;
 mod dedup;
 mod bad_input;
 mod commands;
+mod curation;
 mod faults;
 mod happy;
 mod interrupt;

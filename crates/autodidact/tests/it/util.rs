@@ -202,6 +202,8 @@ pub struct Cfg {
     pub model_extra: String,
     /// Extra lines for `[grade]`.
     pub grade_extra: String,
+    /// Extra lines for `[curate]`.
+    pub curate_extra: String,
 }
 
 impl Cfg {
@@ -220,6 +222,7 @@ impl Cfg {
             backoff_max_ms: 100,
             model_extra: String::new(),
             grade_extra: String::new(),
+            curate_extra: String::new(),
         }
     }
 
@@ -270,6 +273,7 @@ max_tokens = 300
         } else {
             t.push_str("near_duplicates = false\n");
         }
+        t.push_str(&self.curate_extra);
         t
     }
 
