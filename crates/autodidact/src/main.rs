@@ -72,6 +72,9 @@ enum Command {
     Dedup(commands::dedup::DedupArgs),
     /// Remove rows that share a word n-gram with evaluation sets, from any JSONL or Parquet file.
     Decontaminate(commands::dedup::DecontaminateArgs),
+    /// Measure the hallucination guards on labelled real data (GSM8K solutions and grounded
+    /// answers, correct and corrupted): precision and recall of each check.
+    EvalGuards(commands::eval_guards::EvalGuardsArgs),
 }
 
 /// An error and its causes, joined by `: `. Library errors often show their cause in their
@@ -108,6 +111,7 @@ fn main() -> ExitCode {
         Command::Export(args) => commands::export::export(args),
         Command::Dedup(args) => commands::dedup::dedup(args),
         Command::Decontaminate(args) => commands::dedup::decontaminate(args),
+        Command::EvalGuards(args) => commands::eval_guards::eval_guards(args),
     };
     match result {
         Ok(()) => ExitCode::from(Exit::Success as u8),

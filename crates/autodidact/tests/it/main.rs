@@ -14,6 +14,7 @@ mod bad_input;
 mod commands;
 mod curation;
 mod faults;
+mod guards;
 mod happy;
 mod interrupt;
 mod resume;
