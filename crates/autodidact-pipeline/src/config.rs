@@ -127,7 +127,8 @@ pub struct GenerateConfig {
     #[serde(default = "default_examples")]
     pub examples: usize,
     /// Prompt templates overriding the built-in ones, by name (`essay`, `thesis`,
-    /// `instruction`, `response`, `qa`, `judge`, `revise`): Jinja files relative to the config.
+    /// `instruction`, `response`, `qa`, `judge`, `revise`, `claim`, `sample`): Jinja files relative
+    /// to the config.
     #[serde(default)]
     pub templates: BTreeMap<String, PathBuf>,
 }
@@ -162,12 +163,93 @@ pub struct GradeConfig {
     pub max_tokens: u32,
     /// Rewrite what grades low, then grade again.
     pub revise: Option<ReviseConfig>,
+    /// Hallucination guard: every claim of a record with a context checked against it.
+    pub grounding: Option<GroundingGuard>,
+    /// Hallucination guard: the response against further samples of the same prompt.
+    pub consistency: Option<ConsistencyGuard>,
+    /// Hallucination guard: executable verification (`math`).
+    pub verify: Option<VerifyKind>,
+    /// How the guards' grades decide: `any` (default: a record failing any guard is
+    /// rejected, naming the guard) or `weighted` (the record's score becomes the weighted mean
+    /// of the judge's and the guards' grades, and `[curate] min_score` decides).
+    pub policy: Policy,
+    /// Weights of `policy = "weighted"`, by grader (`judge`, `grounding`, `consistency`,
+    /// `verifier`); a grader not named weighs 1.
+    pub weights: BTreeMap<String, f64>,
 }
 
 impl Default for GradeConfig {
     fn default() -> Self {
-        GradeConfig { judge: None, rubric: None, temperature: 0.0, max_tokens: 512, revise: None }
+        GradeConfig {
+            judge: None,
+            rubric: None,
+            temperature: 0.0,
+            max_tokens: 512,
+            revise: None,
+            grounding: None,
+            consistency: None,
+            verify: None,
+            policy: Policy::Any,
+            weights: BTreeMap::new(),
+        }
     }
+}
+
+/// `[grade] grounding = { min = 1.0, judge = false }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroundingGuard {
+    /// The share of supported claims a record needs. Default 1 (every claim).
+    pub min: f64,
+    /// Also ask the judge model, claim by claim, whether the context supports it (structured
+    /// output: supported / contradicted / not in the context); a claim then counts as
+    /// supported only when both the fast check and the judge say so. Default false.
+    pub judge: bool,
+}
+
+impl Default for GroundingGuard {
+    fn default() -> Self {
+        GroundingGuard { min: 1.0, judge: false }
+    }
+}
+
+/// `[grade] consistency = { samples = 3, min = 0.5 }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsistencyGuard {
+    /// Further samples asked of the writer per record (one request with `n`). Default 3.
+    pub samples: u32,
+    /// The support a record needs: for short answers (12 words or fewer, or `verify =
+    /// "math"`), the share of samples giving the same final answer; otherwise the n-gram
+    /// support of its least supported sentence. Default 0.5.
+    pub min: f64,
+    /// Sampling temperature (default: `[generate] temperature`).
+    pub temperature: Option<f64>,
+}
+
+impl Default for ConsistencyGuard {
+    fn default() -> Self {
+        ConsistencyGuard { samples: 3, min: 0.5, temperature: None }
+    }
+}
+
+/// `[grade] verify`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifyKind {
+    /// Worked solutions: every equation recomputed, the final answer from the work.
+    Math,
+}
+
+/// `[grade] policy`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Reject a record that fails any guard.
+    #[default]
+    Any,
+    /// The weighted mean of all grades becomes the score.
+    Weighted,
 }
 
 /// `[grade] revise = { rounds = 2, below = 0.7 }`.
@@ -285,6 +367,33 @@ impl Config {
                     name,
                     format!("unknown template '{name}'; known: {}", crate::tasks::TEMPLATE_NAMES.join(", ")),
                 ));
+            }
+        }
+        if let Some(g) = &self.grade.grounding
+            && !(0.0..=1.0).contains(&g.min)
+        {
+            return Err(bad("grade", "grounding", format!("min must be between 0 and 1, got {}", g.min)));
+        }
+        if let Some(g) = &self.grade.grounding
+            && g.judge
+            && self.grade.judge.is_none()
+        {
+            return Err(bad("grade", "grounding", "judge = true needs a judge: set [grade] judge = \"writer\"".into()));
+        }
+        if let Some(c) = &self.grade.consistency {
+            if c.samples == 0 || c.samples > 32 {
+                return Err(bad("grade", "consistency", format!("samples must be between 1 and 32, got {}", c.samples)));
+            }
+            if !(0.0..=1.0).contains(&c.min) {
+                return Err(bad("grade", "consistency", format!("min must be between 0 and 1, got {}", c.min)));
+            }
+        }
+        for (name, w) in &self.grade.weights {
+            if !["judge", "grounding", "consistency", "verifier"].contains(&name.as_str()) {
+                return Err(bad("grade", "weights", format!("unknown grader {name:?}: expected judge, grounding, consistency or verifier")));
+            }
+            if !(w.is_finite() && *w >= 0.0) {
+                return Err(bad("grade", "weights", format!("{name} must be a number of at least 0, got {w}")));
             }
         }
         if let Some(r) = &self.grade.revise {

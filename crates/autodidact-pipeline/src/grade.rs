@@ -2,6 +2,9 @@
 //! judge is the writer, that is self-grading. Records that grade low can be revised with
 //! the judge's reasons and graded again.
 //!
+//! Then the hallucination guards configured (`grounding`, `consistency`, `verify`; see
+//! [`crate::guards`]) add their grades and, by the policy, reject or rescore.
+//!
 //! A malformed judge answer gets one follow-up request; if that fails too, the record is
 //! rejected with the reason `grading failed: …` — recorded, counted, never a crash.
 
@@ -51,6 +54,7 @@ pub async fn grade(
 ) -> Result<(Vec<Record>, GradeStats), PipelineError> {
     let mut stats = GradeStats::default();
     let Some(judge) = cfg.judge_model() else {
+        crate::guards::guard(cfg, cx, templates, &mut records, gen_no).await?;
         return Ok((records, stats));
     };
     let todo: Vec<usize> = (0..records.len()).filter(|&i| records[i].verdict != Verdict::Rejected).collect();
@@ -114,6 +118,7 @@ pub async fn grade(
                 revised.iter().filter(|&&i| records[i].score.is_some_and(|s| s >= revise.below)).count() as u64;
         }
     }
+    crate::guards::guard(cfg, cx, templates, &mut records, gen_no).await?;
     let scores: Vec<f64> = records.iter().filter_map(|r| r.score).collect();
     stats.graded = scores.len() as u64;
     stats.mean_score = (!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64);

@@ -18,6 +18,7 @@ pub mod context;
 pub mod error;
 pub mod generate;
 pub mod grade;
+pub mod guards;
 pub mod judgement;
 pub mod progress;
 pub mod report;

@@ -160,11 +160,24 @@ pub fn write_report(summary: &Summary, out: &Path) -> Result<(), PipelineError> 
             title: format!("Kept in generation {} (best graded first)", last.generation),
             items: kept.iter().take(3).map(sample).collect(),
         }));
-        let rejected = read_some(&dir.join("rejected.parquet"), 3)?;
+        let rejected = read_some(&dir.join("rejected.parquet"), 2000)?;
         report.sections.push(Section::Samples(Samples {
             title: format!("Rejected in generation {}, with reasons", last.generation),
-            items: rejected.iter().map(sample).collect(),
+            items: rejected.iter().take(3).map(sample).collect(),
         }));
+        // One example per hallucination guard that rejected something.
+        let guards = ["grounding", "consistency", "verifier"];
+        let examples: Vec<Sample> = guards
+            .iter()
+            .filter_map(|g| rejected.iter().find(|r| r.reason.as_deref().is_some_and(|x| x.starts_with(&format!("{g}:")))))
+            .map(sample)
+            .collect();
+        if !examples.is_empty() {
+            report.sections.push(Section::Samples(Samples {
+                title: format!("Hallucination guards: an example of what each rejected in generation {}", last.generation),
+                items: examples,
+            }));
+        }
     }
     let path = out.join("report.html");
     std::fs::write(&path, report.render()).map_err(|source| PipelineError::Io { path, source })

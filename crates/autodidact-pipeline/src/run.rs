@@ -331,7 +331,13 @@ impl History {
     fn open(cx: &Context, out: &Path, curator: &mut Curator) -> Result<Self, PipelineError> {
         let path = out.join("curate.index");
         let saved = cx.store.get_meta(INDEX_META)?.and_then(|v| v.parse::<u32>().ok());
-        if let Some(generations) = saved
+        // An index holding a generation whose curation is not done (stage state reset by
+        // hand) would make that generation's records duplicates of themselves.
+        let mut done = 0;
+        while cx.store.stage_done(done, "curate")? {
+            done += 1;
+        }
+        if let Some(generations) = saved.filter(|&g| g <= done)
             && path.exists()
         {
             match curator.load_index(&path) {
@@ -388,6 +394,9 @@ pub fn reason_category(reason: &str) -> String {
         ("exact duplicate", "exact_duplicate"),
         ("near duplicate", "near_duplicate"),
         ("not selected", "budget"),
+        ("grounding", "grounding"),
+        ("consistency", "consistency"),
+        ("verifier", "verifier"),
     ];
     for (prefix, name) in known {
         if head.starts_with(prefix) || reason.starts_with(prefix) {

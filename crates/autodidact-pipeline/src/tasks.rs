@@ -10,7 +10,7 @@ use crate::config::TaskKind;
 use crate::error::PipelineError;
 
 /// The names of the templates a config may override.
-pub const TEMPLATE_NAMES: &[&str] = &["essay", "thesis", "instruction", "response", "qa", "judge", "revise"];
+pub const TEMPLATE_NAMES: &[&str] = &["essay", "thesis", "instruction", "response", "qa", "judge", "revise", "claim", "sample"];
 
 const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     ("essay", include_str!("../templates/essay.j2")),
@@ -20,6 +20,8 @@ const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     ("qa", include_str!("../templates/qa.j2")),
     ("judge", include_str!("../templates/judge.j2")),
     ("revise", include_str!("../templates/revise.j2")),
+    ("claim", include_str!("../templates/claim.j2")),
+    ("sample", include_str!("../templates/sample.j2")),
 ];
 
 /// The compiled prompt templates of a run.

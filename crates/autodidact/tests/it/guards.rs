@@ -86,3 +86,134 @@ fn a_wrong_solution_in_the_data_is_a_false_alarm_counted_as_such() {
     out.expect_code(2);
     assert!(out.stderr.contains("bad.jsonl' line 1") && out.stderr.contains("answer"), "{}", out.stderr);
 }
+
+/// A `qa-from-docs` run over four documents with the guards on; `extra` goes into `[grade]`.
+fn qa_run(sb: &Sandbox, url: &str, extra: &str, curate: &str) -> PathBuf {
+    let docs: Vec<String> = (0..4)
+        .map(|i| {
+            serde_json::json!({"document": format!(
+                "Captain Ahab{i} sailed the Pequod from Nantucket in {}. The crew of {} men hunted whales for three years. Ishmael{i} kept the log of every voyage. The ship sank near the equator in {}.",
+                1840 + i, 30 + i, 1850 + i
+            )})
+            .to_string()
+        })
+        .collect();
+    sb.write("docs.jsonl", &(docs.join("\n") + "\n"));
+    let cfg = format!(
+        r#"[run]
+generations = 1
+seed = 3
+
+[models.writer]
+backend = "openai"
+model = "test-model"
+base_url = "{url}"
+max_in_flight = 4
+max_retries = 2
+backoff_initial_ms = 10
+backoff_max_ms = 50
+
+[generate]
+task = "qa-from-docs"
+seeds = "docs.jsonl"
+per_seed = 3
+
+[grade]
+judge = "writer"
+{extra}
+
+[curate]
+near_duplicates = false
+{curate}
+"#
+    );
+    sb.write("qa.toml", &cfg);
+    sb.path().join("out")
+}
+
+fn grade_of<'a>(r: &'a autodidact_data::Record, grader: &str) -> &'a autodidact_data::Grade {
+    r.grades.iter().find(|g| g.grader == grader).unwrap_or_else(|| panic!("no {grader} grade: {r:?}"))
+}
+
+#[test]
+fn guards_in_the_loop_reject_fabricated_answers_naming_the_guard() {
+    use crate::server::{Behaviour, FABRICATED, Kind, TestServer};
+    use crate::util::{gen_dir, json, records};
+
+    let server = TestServer::start(Behaviour::default());
+    let sb = Sandbox::new();
+    let out = qa_run(&sb, &server.url(), "grounding = { judge = true }\nconsistency = { samples = 3, min = 0.5 }", "min_score = false");
+    let o = run(sb.cmd(&["run", "qa.toml", "--out", out.to_str().unwrap()]));
+    o.expect_code(0);
+    let g0 = gen_dir(&out, 0);
+    let kept = records(&g0.join("curated.parquet"));
+    let rejected = records(&g0.join("rejected.parquet"));
+    assert_eq!(kept.len() + rejected.len(), 12);
+    // The fabricated answer of each document is rejected by grounding, the first guard, with
+    // what is missing and what the judge said.
+    assert_eq!(rejected.len(), 4, "{rejected:?}");
+    for r in &rejected {
+        assert_eq!(r.response, FABRICATED);
+        let reason = r.reason.as_deref().unwrap();
+        assert!(reason.starts_with("grounding: unsupported by the context: \"The document also reports"), "{reason}");
+        assert!(reason.contains("number 4217 is not in the context") && reason.contains("name zanzibar") && reason.contains("the judge says not in context"), "{reason}");
+        assert_eq!(grade_of(r, "grounding").score, Some(0.0));
+        // The samples answer with the document's sentence: the fabrication gets no support.
+        assert!(grade_of(r, "consistency").score.unwrap() < 0.2, "{:?}", grade_of(r, "consistency"));
+    }
+    for r in &kept {
+        assert_eq!(grade_of(r, "grounding").score, Some(1.0), "{r:?}");
+        assert!(grade_of(r, "consistency").score.unwrap() >= 0.5, "{r:?}");
+    }
+    let m = json(&g0.join("metrics.json"));
+    assert_eq!(m["rejected_by"]["grounding"], 4);
+    let stats = server.stats();
+    // One claim request per claim of each answer (one sentence each), one sampling request per record.
+    assert_eq!(stats.bodies_of(Kind::Claim), 12);
+    assert_eq!(stats.bodies_of(Kind::Sample), 12);
+    let report = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(report.contains("Hallucination guards: an example") && report.contains("Zanzibar"), "the report shows the guard's example");
+
+    // Resumed: every guard's request is answered from the run store.
+    std::fs::remove_file(g0.join("graded.parquet")).unwrap();
+    let before = server.stats().total;
+    let db = rusqlite::Connection::open(out.join("run.db")).unwrap();
+    db.execute("DELETE FROM stages WHERE stage IN ('grade', 'curate')", []).unwrap();
+    drop(db);
+    run(sb.cmd(&["run", "qa.toml", "--out", out.to_str().unwrap()])).expect_code(0);
+    assert_eq!(server.stats().total, before, "no request sent twice");
+    assert_eq!(records(&g0.join("rejected.parquet")).len(), 4);
+}
+
+#[test]
+fn a_weighted_policy_scores_by_every_grade() {
+    use crate::server::{Behaviour, FABRICATED, TestServer};
+    use crate::util::{gen_dir, records};
+
+    let server = TestServer::start(Behaviour::default());
+    let sb = Sandbox::new();
+    let out = qa_run(
+        &sb,
+        &server.url(),
+        "grounding = {}\nconsistency = { samples = 2 }\npolicy = \"weighted\"\nweights = { judge = 1.0, grounding = 2.0, consistency = 1.0 }",
+        "min_score = 0.6",
+    );
+    run(sb.cmd(&["run", "qa.toml", "--out", out.to_str().unwrap()])).expect_code(0);
+    let g0 = gen_dir(&out, 0);
+    let all: Vec<_> = records(&g0.join("curated.parquet")).into_iter().chain(records(&g0.join("rejected.parquet"))).collect();
+    assert_eq!(all.len(), 12);
+    for r in &all {
+        let judge = grade_of(r, "judge").score.unwrap();
+        let (gr, co) = (grade_of(r, "grounding").score.unwrap(), grade_of(r, "consistency").score.unwrap());
+        let expected = (judge + 2.0 * gr + co) / 4.0;
+        assert!((r.score.unwrap() - expected).abs() < 1e-9, "{r:?}");
+        if r.response == FABRICATED {
+            assert!(r.reason.as_deref().is_some_and(|s| s.starts_with("score")), "{r:?}");
+        }
+    }
+    // Bad weights are an error naming the key.
+    sb.write("qa.toml", &std::fs::read_to_string(sb.path().join("qa.toml")).unwrap().replace("grounding = 2.0", "grounds = 2.0"));
+    let o = run(sb.cmd(&["run", "qa.toml", "--out", sb.path().join("o2").to_str().unwrap()]));
+    o.expect_code(2);
+    assert!(o.stderr.contains("weights") && o.stderr.contains("grounds"), "{}", o.stderr);
+}

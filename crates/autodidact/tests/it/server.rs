@@ -44,6 +44,12 @@ pub enum Kind {
     JudgeFollowUp,
     /// Rewrite a response.
     Revise,
+    /// Question-and-answer pairs about a document ([`qa_pairs`]).
+    Qa,
+    /// Is one claim supported by a document ([`claim_verdict`])?
+    Claim,
+    /// A further answer to a question about a document, for self-consistency ([`sample_answer`]).
+    Sample,
 }
 
 /// A way to misbehave on one request.
@@ -572,6 +578,60 @@ pub fn revised(prompt: &str, response: &str) -> String {
 }
 
 /// The text between `"""` fences after `label` (e.g. `Response:`), as the templates write it.
+/// The document of a prompt: the first `"""` fence after `Document:`.
+fn document_of(prompt: &str) -> String {
+    fenced_after(prompt, "Document:").unwrap_or_default()
+}
+
+/// The sentences of a document (split at `. `).
+fn sentences(doc: &str) -> Vec<String> {
+    doc.split_inclusive(". ").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+/// The fabricated answer every document's second pair gets: nothing of it is in the document.
+pub const FABRICATED: &str = "The document also reports that Zanzibar exported 4217 tonnes of saffron in 1871.";
+
+/// `count` pairs about the document of a `qa` prompt: question `i` asks about sentence `i`
+/// and the answer is that sentence, except the second answer, which is [`FABRICATED`].
+fn qa_pairs(prompt: &str) -> String {
+    let count: usize = prompt
+        .split_whitespace()
+        .skip_while(|w| *w != "write")
+        .nth(1)
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(1);
+    let sents = sentences(&document_of(prompt));
+    let pairs: Vec<Value> = (0..count)
+        .map(|i| {
+            let answer = if i == 1 { FABRICATED.to_string() } else { sents.get(i % sents.len().max(1)).cloned().unwrap_or_default() };
+            json!({"question": format!("What does sentence {} of the document say?", i + 1), "answer": answer})
+        })
+        .collect();
+    json!({"pairs": pairs}).to_string()
+}
+
+/// `supported` when every word of the claim is in the document, else `not_in_context`.
+fn claim_verdict(prompt: &str) -> String {
+    let doc = document_of(prompt).to_lowercase();
+    let claim = prompt.split("\nClaim: ").nth(1).and_then(|t| t.lines().next()).unwrap_or("").to_lowercase();
+    let words = |t: &str| t.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect::<Vec<_>>();
+    let known = words(&doc);
+    let ok = words(&claim).iter().all(|w| known.contains(w));
+    json!({"verdict": if ok { "supported" } else { "not_in_context" }}).to_string()
+}
+
+/// The answer to `What does sentence N of the document say?`: that sentence.
+fn sample_answer(prompt: &str) -> String {
+    let n: usize = prompt
+        .split("sentence ")
+        .last()
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(1);
+    let sents = sentences(&document_of(prompt));
+    sents.get((n - 1) % sents.len().max(1)).cloned().unwrap_or_default()
+}
+
 fn fenced_after(text: &str, label: &str) -> Option<String> {
     let start = text.find(&format!("\n{label}\n\"\"\"\n"))? + label.len() + 6;
     let end = text[start..].find("\n\"\"\"")? + start;
@@ -592,7 +652,13 @@ fn rubric_criteria(prompt: &str) -> Vec<String> {
 // The handler.
 
 fn kind_of(first_user: &str, messages: usize) -> Kind {
-    if first_user.contains(JUDGE_MARKER) {
+    if first_user.contains("question-and-answer pair") {
+        Kind::Qa
+    } else if first_user.starts_with("Check one claim against a document.") {
+        Kind::Claim
+    } else if first_user.starts_with("Answer the question using the document below.") {
+        Kind::Sample
+    } else if first_user.contains(JUDGE_MARKER) {
         if messages > 1 { Kind::JudgeFollowUp } else { Kind::Judge }
     } else if first_user.starts_with(REVISE_MARKER) {
         Kind::Revise
@@ -709,6 +775,9 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             let original = fenced_after(&first_user, "Response:").unwrap_or_default();
             vec![revised(&first_user, &original)]
         }
+        Kind::Qa => vec![qa_pairs(&first_user)],
+        Kind::Claim => vec![claim_verdict(&first_user)],
+        Kind::Sample => (0..n).map(|_| sample_answer(&first_user)).collect(),
         Kind::Judge | Kind::JudgeFollowUp => {
             let response = fenced_after(&first_user, "Response:").unwrap_or_default();
             let criteria = rubric_criteria(&first_user);

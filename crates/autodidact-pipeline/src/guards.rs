@@ -1,0 +1,325 @@
+//! The hallucination guards of the grade stage: grounding, self-consistency and executable
+//! verification, each a grade on the record (`grounding`, `consistency`, `verifier`), and the
+//! policy that turns them into a verdict.
+//!
+//! - `grounding` (records with a context): the fast check of every claim
+//!   ([`autodidact_guards::grounding`]), and with `judge = true` the judge asked claim by claim
+//!   with structured output; a claim counts as supported when every check asked says so.
+//! - `consistency`: `samples` further answers of the writer to the same prompt (one request
+//!   with `n`, cached like every request); short answers vote, longer ones are scored by the
+//!   n-gram support of their least supported sentence.
+//! - `verify = "math"`: every equation recomputed, the final answer from the work.
+//!
+//! Policy `any` rejects a record failing a guard, the reason naming the guard and what failed;
+//! `weighted` makes the record's score the weighted mean of its grades.
+
+use autodidact_data::{Grade, Record, Verdict};
+use autodidact_guards::{consistency, grounding, math};
+use autodidact_models::{ChatRequest, Message, ModelError};
+use minijinja::context;
+use serde::Serialize;
+
+use crate::config::{Config, Policy, VerifyKind};
+use crate::context::Context;
+use crate::error::PipelineError;
+use crate::generate::{derive_seed, run_ordered, stage_limit};
+use crate::tasks::Templates;
+
+/// What the guards did in one generation.
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct GuardStats {
+    /// Records rejected, by guard.
+    pub rejected_by: std::collections::BTreeMap<String, u64>,
+}
+
+/// Answers of 12 words or fewer are compared by their final answer.
+const SHORT_ANSWER_WORDS: usize = 12;
+
+/// Runs the configured guards over the records not yet rejected.
+pub async fn guard(cfg: &Config, cx: &Context, templates: &Templates, records: &mut [Record], gen_no: u32) -> Result<GuardStats, PipelineError> {
+    let g = &cfg.grade;
+    let mut stats = GuardStats::default();
+    if g.grounding.is_none() && g.consistency.is_none() && g.verify.is_none() {
+        return Ok(stats);
+    }
+    let live: Vec<usize> = (0..records.len()).filter(|&i| records[i].verdict != Verdict::Rejected).collect();
+    if let Some(gg) = &g.grounding {
+        let with_context: Vec<usize> = live.iter().copied().filter(|&i| records[i].context.is_some()).collect();
+        let mut checks: Vec<grounding::Grounding> =
+            with_context.iter().map(|&i| grounding::check(&records[i].response, records[i].context.as_deref().unwrap_or(""))).collect();
+        if gg.judge {
+            let judge = cfg.judge_model().expect("validated: grounding.judge needs a judge");
+            judge_claims(cfg, cx, templates, judge, records, &with_context, &mut checks, gen_no).await?;
+        }
+        for (&i, check) in with_context.iter().zip(checks) {
+            let score = if check.claims.is_empty() {
+                1.0
+            } else {
+                check.claims.iter().filter(|c| c.supported).count() as f64 / check.claims.len() as f64
+            };
+            let details = serde_json::json!({ "claims": check.claims, "judge": gg.judge });
+            records[i].grades.push(Grade {
+                grader: "grounding".into(),
+                score: Some(score),
+                explanation: check.reason(),
+                error: None,
+                details: Some(details.to_string()),
+            });
+        }
+    }
+    if let Some(cg) = &g.consistency {
+        sample_and_score(cfg, cx, templates, cg, records, &live, gen_no).await?;
+    }
+    if g.verify == Some(VerifyKind::Math) {
+        for &i in &live {
+            let v = math::verify(&records[i].response, None);
+            records[i].grades.push(Grade {
+                grader: "verifier".into(),
+                score: Some(if v.arithmetic_ok() && v.answer.is_some() { 1.0 } else { 0.0 }),
+                explanation: v.reason(),
+                error: None,
+                details: Some(serde_json::to_string(&v).expect("verdict serializes")),
+            });
+        }
+    }
+    decide(cfg, records, &live, &mut stats);
+    Ok(stats)
+}
+
+/// The bar of each guard under policy `any`.
+fn bar(cfg: &Config, grader: &str) -> Option<f64> {
+    match grader {
+        "grounding" => cfg.grade.grounding.as_ref().map(|g| g.min),
+        "consistency" => cfg.grade.consistency.as_ref().map(|c| c.min),
+        "verifier" => cfg.grade.verify.map(|_| 1.0),
+        _ => None,
+    }
+}
+
+fn decide(cfg: &Config, records: &mut [Record], live: &[usize], stats: &mut GuardStats) {
+    for &i in live {
+        let r = &mut records[i];
+        match cfg.grade.policy {
+            Policy::Any => {
+                let failed = r.grades.iter().find(|gr| bar(cfg, &gr.grader).is_some_and(|b| gr.score.is_some_and(|s| s < b)));
+                if let Some(gr) = failed {
+                    let name = gr.grader.clone();
+                    let why = gr.explanation.clone().unwrap_or_else(|| format!("grade {:.2}", gr.score.unwrap_or(0.0)));
+                    *stats.rejected_by.entry(name.clone()).or_default() += 1;
+                    r.reject(format!("{name}: {why}"));
+                }
+            }
+            Policy::Weighted => {
+                let (mut sum, mut total) = (0.0, 0.0);
+                // The judge's latest grade, and each guard's.
+                let judge = r.grades.iter().rev().find(|gr| gr.grader == "judge").and_then(|gr| gr.score);
+                let guards = r.grades.iter().filter(|gr| gr.grader != "judge").filter_map(|gr| gr.score.map(|s| (gr.grader.as_str(), s)));
+                for (name, s) in judge.map(|s| ("judge", s)).into_iter().chain(guards) {
+                    let w = cfg.grade.weights.get(name).copied().unwrap_or(1.0);
+                    sum += w * s;
+                    total += w;
+                }
+                if total > 0.0 {
+                    r.score = Some(sum / total);
+                }
+            }
+        }
+    }
+}
+
+/// The JSON schema of a claim verdict, for `response_format`.
+fn claim_format() -> serde_json::Value {
+    serde_json::json!({
+        "type": "json_schema",
+        "json_schema": {
+            "name": "claim_verdict",
+            "strict": true,
+            "schema": {
+                "type": "object",
+                "properties": { "verdict": { "type": "string", "enum": ["supported", "contradicted", "not_in_context"] } },
+                "required": ["verdict"],
+                "additionalProperties": false
+            }
+        }
+    })
+}
+
+/// A verdict read defensively: the JSON field, else the first verdict word in the text.
+fn read_verdict(text: &str) -> Option<&'static str> {
+    let lower = text.to_lowercase();
+    let from_json = serde_json::from_str::<serde_json::Value>(text.trim())
+        .ok()
+        .and_then(|v| v.get("verdict").and_then(|x| x.as_str()).map(str::to_lowercase));
+    let hay = from_json.as_deref().unwrap_or(&lower);
+    let mut best: Option<(usize, &'static str)> = None;
+    for (word, verdict) in [("not_in_context", "not_in_context"), ("not in the context", "not_in_context"), ("contradicted", "contradicted"), ("unsupported", "not_in_context"), ("supported", "supported")] {
+        if let Some(p) = hay.find(word)
+            && best.is_none_or(|(q, _)| p < q)
+        {
+            best = Some((p, verdict));
+        }
+    }
+    best.map(|(_, v)| v)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn judge_claims(
+    cfg: &Config,
+    cx: &Context,
+    templates: &Templates,
+    judge: &str,
+    records: &[Record],
+    which: &[usize],
+    checks: &mut [grounding::Grounding],
+    gen_no: u32,
+) -> Result<(), PipelineError> {
+    let mut jobs = Vec::new();
+    for (k, &i) in which.iter().enumerate() {
+        for (c, claim) in checks[k].claims.iter().enumerate() {
+            let prompt = templates.render("claim", context! { context => &records[i].context, claim => &claim.claim })?;
+            jobs.push((k, c, records[i].id.clone(), prompt));
+        }
+    }
+    let bar = cx.progress.start(&format!("generation {gen_no}: checking claims"), jobs.len() as u64);
+    let results = run_ordered(jobs, stage_limit(cfg, judge), bar.as_ref(), |_, (k, c, id, prompt)| async move {
+        let mut req = ChatRequest {
+            messages: vec![Message::user(prompt)],
+            temperature: Some(cfg.grade.temperature),
+            max_tokens: Some(64),
+            n: 1,
+            seed: Some(derive_seed(cfg.run.seed, &["claim", &id, &c.to_string()])),
+            response_format: Some(claim_format()),
+            ..ChatRequest::default()
+        };
+        let res = match cx.chat(judge, &req).await {
+            Err(ModelError::Http { status: 400, .. }) => {
+                req.response_format = None;
+                cx.chat(judge, &req).await
+            }
+            other => other,
+        };
+        (k, c, res)
+    })
+    .await;
+    bar.finish();
+    let mut last_err = None;
+    for (k, c, res) in results {
+        let claim = &mut checks[k].claims[c];
+        let verdict = match res {
+            Ok(resp) => read_verdict(&resp.choices.into_iter().next().map(|x| x.text).unwrap_or_default()),
+            Err(e) => {
+                last_err = Some(e);
+                None
+            }
+        };
+        match verdict {
+            Some("supported") => {}
+            Some(v) => {
+                claim.supported = false;
+                claim.missing.push(format!("the judge says {}", v.replace('_', " ")));
+            }
+            None => {
+                claim.supported = false;
+                claim.missing.push("the judge's answer could not be read".into());
+            }
+        }
+    }
+    cx.check(last_err.as_ref().map(|e| (judge, e)))?;
+    Ok(())
+}
+
+async fn sample_and_score(
+    cfg: &Config,
+    cx: &Context,
+    templates: &Templates,
+    cg: &crate::config::ConsistencyGuard,
+    records: &mut [Record],
+    which: &[usize],
+    gen_no: u32,
+) -> Result<(), PipelineError> {
+    let writer = cfg.generate.writer.as_str();
+    let mut jobs = Vec::with_capacity(which.len());
+    for &i in which {
+        let r = &records[i];
+        let prompt = templates.render("sample", context! { prompt => &r.prompt, context => &r.context })?;
+        jobs.push((i, r.id.clone(), prompt));
+    }
+    let bar = cx.progress.start(&format!("generation {gen_no}: sampling for consistency"), jobs.len() as u64);
+    let results = run_ordered(jobs, stage_limit(cfg, writer), bar.as_ref(), |_, (i, id, prompt)| async move {
+        let req = ChatRequest {
+            messages: vec![Message::user(prompt)],
+            temperature: Some(cg.temperature.unwrap_or(cfg.generate.temperature)),
+            max_tokens: Some(cfg.generate.max_tokens),
+            n: cg.samples,
+            seed: Some(derive_seed(cfg.run.seed, &["consistency", &id])),
+            ..ChatRequest::default()
+        };
+        (i, cx.chat(writer, &req).await)
+    })
+    .await;
+    bar.finish();
+    let mut last_err = None;
+    for (i, res) in results {
+        let r = &mut records[i];
+        let samples: Vec<String> = match res {
+            Ok(resp) => resp.choices.into_iter().map(|c| c.text).filter(|t| !t.trim().is_empty()).collect(),
+            Err(e) => {
+                r.grades.push(Grade { grader: "consistency".into(), error: Some(format!("sampling failed: {e}")), ..Grade::default() });
+                last_err = Some(e);
+                continue;
+            }
+        };
+        let short = cfg.grade.verify == Some(VerifyKind::Math) || r.response.split_whitespace().count() <= SHORT_ANSWER_WORDS;
+        let grade = if samples.is_empty() {
+            Grade { grader: "consistency".into(), error: Some("the writer returned no samples".into()), ..Grade::default() }
+        } else if short {
+            let mine = consistency::normalize_answer(&r.response);
+            let theirs: Vec<String> = samples.iter().map(|s| consistency::normalize_answer(s)).collect();
+            let agree = theirs.iter().filter(|t| **t == mine).count();
+            let score = agree as f64 / theirs.len() as f64;
+            let majority = consistency::majority(&theirs);
+            Grade {
+                grader: "consistency".into(),
+                score: Some(score),
+                explanation: (score < cg.min).then(|| {
+                    format!("{agree} of {} samples give the answer {mine:?}; the samples' majority is {:?}", theirs.len(), majority.map(|m| m.answer).unwrap_or_default())
+                }),
+                error: None,
+                details: Some(serde_json::json!({ "answer": mine, "samples": theirs }).to_string()),
+            }
+        } else {
+            let refs: Vec<&str> = samples.iter().map(String::as_str).collect();
+            let support = consistency::sentence_support(&r.response, &refs);
+            let score = consistency::support_score(&support);
+            let weakest = support.iter().min_by(|a, b| a.support.total_cmp(&b.support));
+            Grade {
+                grader: "consistency".into(),
+                score: Some(score),
+                explanation: (score < cg.min).then(|| {
+                    let w = weakest.map(|s| s.sentence.as_str()).unwrap_or("");
+                    format!("the samples support \"{w}\" at {score:.2} only")
+                }),
+                error: None,
+                details: Some(serde_json::json!({ "sentences": support, "samples": samples.len() }).to_string()),
+            }
+        };
+        r.grades.push(grade);
+    }
+    cx.check(last_err.as_ref().map(|e| (writer, e)))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_verdicts_are_read_defensively() {
+        assert_eq!(read_verdict(r#"{"verdict": "supported"}"#), Some("supported"));
+        assert_eq!(read_verdict(r#"{"verdict": "not_in_context"}"#), Some("not_in_context"));
+        assert_eq!(read_verdict("The claim is contradicted by the document."), Some("contradicted"));
+        assert_eq!(read_verdict("Unsupported."), Some("not_in_context"));
+        assert_eq!(read_verdict("It is not in the context, so not supported."), Some("not_in_context"));
+        assert_eq!(read_verdict("no idea"), None);
+    }
+}
