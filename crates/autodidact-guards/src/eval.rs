@@ -401,6 +401,16 @@ impl Tally {
     }
 }
 
+/// The report of a check from its decisions: (corruption, flagged, an example of the item
+/// with the check's reason).
+pub fn report(check: &str, decisions: impl IntoIterator<Item = (Option<String>, bool, String)>) -> CheckReport {
+    let mut t = Tally::new(check);
+    for (corruption, flagged, example) in decisions {
+        t.add(corruption.as_deref(), flagged, || example);
+    }
+    t.report()
+}
+
 /// The math verifier on labelled solutions: the checks that need no reference (steps
 /// recomputed, answer from the work), the checker alone, and all together.
 pub fn evaluate_math(cases: &[MathCase]) -> Vec<CheckReport> {

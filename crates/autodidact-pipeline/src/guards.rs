@@ -309,6 +309,127 @@ async fn sample_and_score(
     Ok(())
 }
 
+/// The model-based paths of `autodidact eval-guards`, on its labelled cases: answer
+/// consistency on the math cases (`samples` answers of the writer per problem; a solution is
+/// flagged when its final answer is not the samples' majority) and the judge on the grounded
+/// cases (claim by claim; flagged when the judge does not call every claim supported), alone
+/// and together with the fast path.
+pub async fn eval_with_models(
+    cfg: &Config,
+    cx: &Context,
+    templates: &Templates,
+    math_cases: &[autodidact_guards::eval::MathCase],
+    grounded: &[autodidact_guards::eval::GroundedCase],
+    samples: u32,
+) -> Result<Vec<autodidact_guards::eval::CheckReport>, PipelineError> {
+    use autodidact_guards::eval::report;
+    let writer = cfg.generate.writer.as_str();
+    let judge = cfg.judge_model().unwrap_or(writer);
+    let mut questions: Vec<&str> = math_cases.iter().map(|c| c.question.as_str()).collect();
+    questions.sort_unstable();
+    questions.dedup();
+    let bar = cx.progress.start("eval-guards: sampling answers", questions.len() as u64);
+    let temperature = cfg.grade.consistency.as_ref().and_then(|c| c.temperature).unwrap_or(cfg.generate.temperature);
+    let results = run_ordered(questions, stage_limit(cfg, writer), bar.as_ref(), |_, q| async move {
+        let req = ChatRequest {
+            messages: vec![Message::user(format!(
+                "Solve the problem step by step, then give the final answer on its own line as `#### <number>`.\n\nProblem: {q}"
+            ))],
+            temperature: Some(temperature),
+            max_tokens: Some(cfg.generate.max_tokens),
+            n: samples,
+            seed: Some(derive_seed(cfg.run.seed, &["eval-consistency", q])),
+            ..ChatRequest::default()
+        };
+        (q, cx.chat(writer, &req).await)
+    })
+    .await;
+    bar.finish();
+    let mut majority: std::collections::HashMap<&str, Option<String>> = std::collections::HashMap::new();
+    let mut last_err = None;
+    for (q, res) in results {
+        let m = match res {
+            Ok(resp) => {
+                let answers: Vec<String> = resp.choices.iter().map(|c| consistency::normalize_answer(&c.text)).collect();
+                consistency::majority(&answers).map(|m| m.answer)
+            }
+            Err(e) => {
+                last_err = Some(e);
+                None
+            }
+        };
+        majority.insert(q, m);
+    }
+    cx.check(last_err.as_ref().map(|e| (writer, e)))?;
+    let consistency_report = report(
+        &format!("answer consistency ({samples} samples of {writer})"),
+        math_cases.iter().map(|c| {
+            let mine = consistency::normalize_answer(&c.solution);
+            let m = majority.get(c.question.as_str()).cloned().flatten();
+            let flagged = m.as_deref() != Some(mine.as_str());
+            let tail = c.solution.lines().last().unwrap_or("").to_string();
+            (c.corruption.clone(), flagged, format!("{tail} [samples' majority: {}]", m.unwrap_or_else(|| "none".into())))
+        }),
+    );
+
+    // The judge, claim by claim.
+    let mut jobs = Vec::new();
+    for (k, c) in grounded.iter().enumerate() {
+        for (j, claim) in autodidact_guards::claims::split_claims(&c.answer).into_iter().enumerate() {
+            let prompt = templates.render("claim", context! { context => &c.context, claim => &claim })?;
+            jobs.push((k, j, prompt));
+        }
+    }
+    let bar = cx.progress.start("eval-guards: checking claims", jobs.len() as u64);
+    let results = run_ordered(jobs, stage_limit(cfg, judge), bar.as_ref(), |_, (k, j, prompt)| async move {
+        let mut req = ChatRequest {
+            messages: vec![Message::user(prompt)],
+            temperature: Some(cfg.grade.temperature),
+            max_tokens: Some(64),
+            n: 1,
+            seed: Some(derive_seed(cfg.run.seed, &["eval-claim", &k.to_string(), &j.to_string()])),
+            response_format: Some(claim_format()),
+            ..ChatRequest::default()
+        };
+        let res = match cx.chat(judge, &req).await {
+            Err(ModelError::Http { status: 400, .. }) => {
+                req.response_format = None;
+                cx.chat(judge, &req).await
+            }
+            other => other,
+        };
+        (k, res)
+    })
+    .await;
+    bar.finish();
+    let mut judged = vec![false; grounded.len()];
+    let mut last_err = None;
+    for (k, res) in results {
+        let verdict = match res {
+            Ok(resp) => read_verdict(&resp.choices.into_iter().next().map(|x| x.text).unwrap_or_default()),
+            Err(e) => {
+                last_err = Some(e);
+                None
+            }
+        };
+        judged[k] |= verdict != Some("supported");
+    }
+    cx.check(last_err.as_ref().map(|e| (judge, e)))?;
+    let fast: Vec<bool> = grounded.iter().map(|c| grounding::check(&c.answer, &c.context).score < 1.0).collect();
+    let decisions = |either: bool| {
+        grounded
+            .iter()
+            .enumerate()
+            .map(|(k, c)| (c.corruption.clone(), judged[k] || (either && fast[k]), c.answer.clone()))
+            .collect::<Vec<_>>()
+    };
+    Ok(vec![
+        consistency_report,
+        report(&format!("grounding judge ({judge}), all sources"), decisions(false)),
+        report(&format!("grounding fast path or judge ({judge}), all sources"), decisions(true)),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

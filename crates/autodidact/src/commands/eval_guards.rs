@@ -30,6 +30,17 @@ pub struct EvalGuardsArgs {
     /// Seeds the corruptions.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// A run configuration whose models to measure too: answer consistency with its writer
+    /// and the grounding judge with its judge (the writer without one).
+    #[arg(long, value_name = "CONFIG")]
+    config: Option<PathBuf>,
+    /// With --config: answers sampled per problem [default: `[grade] consistency.samples`, else 5].
+    #[arg(long)]
+    samples: Option<u32>,
+    /// With --config: the run directory whose run.db caches every answer, so a rerun sends
+    /// nothing twice [default: runs/eval-guards].
+    #[arg(long)]
+    out: Option<PathBuf>,
     /// Print the results as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -46,6 +57,9 @@ struct Results {
     grounding_cases: usize,
     grounding_corrupted: usize,
     grounding: Vec<CheckReport>,
+    /// With --config: answer consistency and the grounding judge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    models: Option<Vec<CheckReport>>,
     seconds: f64,
 }
 
@@ -111,6 +125,10 @@ pub fn eval_guards(args: EvalGuardsArgs) -> Result<(), CliError> {
     let questions: Vec<(String, String)> = problems.iter().map(|(q, _)| ("gsm8k".to_string(), q.clone())).collect();
     grounded.extend(eval::grounded_cases(&questions, &gsm_names, args.seed ^ 1));
     let grounding = eval::evaluate_grounding(&grounded);
+    let models = match &args.config {
+        Some(config) => Some(with_models(config, &args, &math_cases, &grounded)?),
+        None => None,
+    };
 
     let results = Results {
         seed: args.seed,
@@ -122,6 +140,7 @@ pub fn eval_guards(args: EvalGuardsArgs) -> Result<(), CliError> {
         grounding_cases: grounded.len(),
         grounding_corrupted: grounded.iter().filter(|c| c.corruption.is_some()).count(),
         grounding,
+        models,
         seconds: started.elapsed().as_secs_f64(),
     };
     if args.json {
@@ -142,8 +161,41 @@ pub fn eval_guards(args: EvalGuardsArgs) -> Result<(), CliError> {
         results.grounding_corrupted
     );
     print_table(&results.grounding);
+    if let Some(m) = &results.models {
+        println!("\nWith the models of {}: answer consistency on the math cases, the judge on the grounded answers", args.config.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+        print_table(m);
+    }
     println!("\n({:.1} s; a flag counts as a positive: precision = flagged that were corrupted, recall = corrupted that were flagged)", results.seconds);
     Ok(())
+}
+
+/// The model-based paths, through the pipeline's context (cache, retries, progress).
+fn with_models(config: &Path, args: &EvalGuardsArgs, math: &[MathCase], grounded: &[GroundedCase]) -> Result<Vec<CheckReport>, CliError> {
+    use std::sync::Arc;
+
+    use autodidact_pipeline::{Config, Context, PipelineError, build_models, open_run_dir, tasks::Templates};
+
+    let cfg = Config::load(config).map_err(CliError::bad)?;
+    let samples = args.samples.or(cfg.grade.consistency.as_ref().map(|c| c.samples)).unwrap_or(5);
+    if samples == 0 {
+        return Err(CliError::bad(anyhow!("--samples must be at least 1")));
+    }
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("runs/eval-guards"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::failed(anyhow!("cannot start the async runtime: {e}")))?;
+    let result: Result<Vec<CheckReport>, PipelineError> = runtime.block_on(async {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let store = open_run_dir(&cfg, &out)?;
+        let models = build_models(&cfg, &cancel)?;
+        let cx = Context::new(store, models, cancel).with_progress(Arc::new(crate::printer::Bars::new()));
+        let templates = Templates::load(&cfg.generate.templates)?;
+        let r = autodidact_pipeline::guards::eval_with_models(&cfg, &cx, &templates, math, grounded, samples).await;
+        let _ = cx.store.flush();
+        r
+    });
+    result.map_err(|e| if e.is_bad_input() { CliError::bad(e) } else { CliError::failed(e) })
 }
 
 fn print_table(reports: &[CheckReport]) {

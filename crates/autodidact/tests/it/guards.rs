@@ -217,3 +217,74 @@ fn a_weighted_policy_scores_by_every_grade() {
     o.expect_code(2);
     assert!(o.stderr.contains("weights") && o.stderr.contains("grounds"), "{}", o.stderr);
 }
+
+#[test]
+fn eval_guards_measures_the_model_paths_against_a_server_and_caches_them() {
+    use crate::server::{Behaviour, Kind, TestServer};
+
+    let server = TestServer::start(Behaviour::default());
+    let sb = Sandbox::new();
+    // Every answer is the sum of the question's numbers, which is what the scripted server
+    // answers: the writer's majority is right, so a changed final answer is caught and a
+    // solution as written is not.
+    let problems = [
+        ("Tom has 2 apples and buys 3 more. How many apples does he have?", "Tom has 2+3=<<2+3=5>>5 apples.\n#### 5"),
+        ("A shelf holds 12 books and 7 more arrive. How many books are there?", "There are 12+7=<<12+7=19>>19 books.\n#### 19"),
+        ("Mia ran 4 miles on Monday and 6 miles on Tuesday. How far did she run?", "She ran 4+6=<<4+6=10>>10 miles.\n#### 10"),
+        ("There are 15 red balls and 9 blue balls. How many balls are there?", "There are 15+9=<<15+9=24>>24 balls.\n#### 24"),
+        ("Sam saved 30 dollars and earned 25 more. How many dollars does he have?", "He has 30+25=<<30+25=55>>55 dollars.\n#### 55"),
+        ("A farm has 40 cows and 11 goats. How many animals are there?", "There are 40+11=<<40+11=51>>51 animals.\n#### 51"),
+    ];
+    let lines: Vec<String> = problems.iter().map(|(q, a)| serde_json::json!({"question": q, "answer": a}).to_string()).collect();
+    let gsm = sb.write("gsm.jsonl", &(lines.join("\n") + "\n"));
+    let play = sb.write(
+        "play.txt",
+        "ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\nArise, fair sun, and kill the envious moon.\n\nJULIET:\nO Romeo, Romeo, wherefore art thou Romeo?\nDeny thy father and refuse thy name.\nOr if thou wilt not, be but sworn my love.\n",
+    );
+    sb.write(
+        "eval.toml",
+        &format!(
+            "[models.writer]\nbackend = \"openai\"\nmodel = \"test-model\"\nbase_url = \"{}\"\nmax_in_flight = 4\nmax_retries = 1\nbackoff_initial_ms = 10\n\n[generate]\ntask = \"essay\"\n",
+            server.url()
+        ),
+    );
+    let args = ["--gsm8k", gsm.to_str().unwrap(), "--text", play.to_str().unwrap(), "--config", "eval.toml", "--samples", "3", "--out", "evalrun"];
+    let r = eval(&sb, &args);
+    let models = r["models"].as_array().unwrap_or_else(|| panic!("no model figures: {r}"));
+    assert_eq!(models.len(), 3, "{r}");
+    let cases = r["math_cases"].as_u64().unwrap();
+    check_consistent(&Value::Array(vec![models[0].clone()]), cases, r["math_corrupted"].as_u64().unwrap());
+    let grounded = (r["grounding_cases"].as_u64().unwrap(), r["grounding_corrupted"].as_u64().unwrap());
+    check_consistent(&Value::Array(models[1..].to_vec()), grounded.0, grounded.1);
+    let consistency = &models[0];
+    assert!(consistency["check"].as_str().unwrap().starts_with("answer consistency (3 samples"), "{consistency}");
+    assert_eq!(consistency["confusion"]["false_positives"], 0, "{consistency}");
+    assert_eq!(consistency["recall_by_kind"]["final"], 1.0, "{consistency}");
+    // A changed step leaves the final answer as it was: consistency cannot see it.
+    assert_eq!(consistency["recall_by_kind"]["step"], 0.0, "{consistency}");
+    // The scripted judge supports a claim whose every word is in the passage: a swapped name
+    // is never supported.
+    let judge = &models[1];
+    if let Some(name) = judge["recall_by_kind"].get("name") {
+        assert_eq!(name, 1.0, "{judge}");
+    }
+    // The fast path or the judge flags at least what the judge flags.
+    let tp = |m: &Value| m["confusion"]["true_positives"].as_u64().unwrap();
+    assert!(tp(&models[2]) >= tp(judge), "{r}");
+    let stats = server.stats();
+    assert_eq!(stats.bodies_of(Kind::Solve), problems.len(), "one sampling request per problem");
+    assert!(stats.bodies_of(Kind::Claim) > 0);
+
+    // Again into the same directory: every answer comes from its run.db.
+    let before = server.stats().total;
+    let again = eval(&sb, &args);
+    assert_eq!(server.stats().total, before, "no request sent twice");
+    assert_eq!(again["models"], r["models"]);
+
+    // A bad --samples is bad usage.
+    let mut bad = args.to_vec();
+    bad[7] = "0";
+    let o = run(sb.cmd(&[&["eval-guards"][..], &bad].concat()));
+    o.expect_code(2);
+    assert!(o.stderr.contains("--samples"), "{}", o.stderr);
+}

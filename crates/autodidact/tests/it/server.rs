@@ -50,6 +50,9 @@ pub enum Kind {
     Claim,
     /// A further answer to a question about a document, for self-consistency ([`sample_answer`]).
     Sample,
+    /// A math problem to solve (`autodidact eval-guards --config`): answered with the sum of
+    /// the problem's whole numbers ([`solve`]).
+    Solve,
 }
 
 /// A way to misbehave on one request.
@@ -632,6 +635,14 @@ fn sample_answer(prompt: &str) -> String {
     sents.get((n - 1) % sents.len().max(1)).cloned().unwrap_or_default()
 }
 
+/// A worked answer to a `Solve` prompt: the sum of the whole numbers after `Problem:`, as
+/// `#### N`.
+pub fn solve(prompt: &str) -> String {
+    let problem = prompt.split("Problem:").nth(1).unwrap_or("");
+    let sum: u64 = problem.split(|c: char| !c.is_ascii_digit()).filter_map(|t| t.parse::<u64>().ok()).sum();
+    format!("Adding the numbers of the problem gives {sum}.\n#### {sum}")
+}
+
 fn fenced_after(text: &str, label: &str) -> Option<String> {
     let start = text.find(&format!("\n{label}\n\"\"\"\n"))? + label.len() + 6;
     let end = text[start..].find("\n\"\"\"")? + start;
@@ -658,6 +669,8 @@ fn kind_of(first_user: &str, messages: usize) -> Kind {
         Kind::Claim
     } else if first_user.starts_with("Answer the question using the document below.") {
         Kind::Sample
+    } else if first_user.starts_with("Solve the problem step by step") {
+        Kind::Solve
     } else if first_user.contains(JUDGE_MARKER) {
         if messages > 1 { Kind::JudgeFollowUp } else { Kind::Judge }
     } else if first_user.starts_with(REVISE_MARKER) {
@@ -778,6 +791,7 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         Kind::Qa => vec![qa_pairs(&first_user)],
         Kind::Claim => vec![claim_verdict(&first_user)],
         Kind::Sample => (0..n).map(|_| sample_answer(&first_user)).collect(),
+        Kind::Solve => (0..n).map(|_| solve(&first_user)).collect(),
         Kind::Judge | Kind::JudgeFollowUp => {
             let response = fenced_after(&first_user, "Response:").unwrap_or_default();
             let criteria = rubric_criteria(&first_user);
