@@ -10,7 +10,8 @@
 //!   n-gram support per sentence; majority agreement of short final answers);
 //! - [`math`]: executable verification of worked solutions (each step's arithmetic
 //!   recomputed, the final answer extracted and compared with the last step and with a
-//!   checker when the task has one).
+//!   checker when the task has one), and [`code`]: a code answer's solution and tests, taken
+//!   apart for the sandbox (`autodidact-sandbox`) to run.
 //!
 //! The building blocks: [`claims`] (sentences and list items), [`numbers`] (values in
 //! digits and in words), [`words`] (tokens, common words, negations). [`eval`] builds the
@@ -19,6 +20,7 @@
 #![deny(missing_docs)]
 
 pub mod claims;
+pub mod code;
 pub mod consistency;
 pub mod eval;
 pub mod grounding;

@@ -62,6 +62,9 @@ pub enum TaskKind {
     SelfInstruct,
     /// Documents → questions and answers grounded in them.
     QaFromDocs,
+    /// Programming problems → Python solutions (and tests, when the problem gives none),
+    /// checked by running them (`[grade] verify = "code"`).
+    Code,
 }
 
 impl TaskKind {
@@ -71,6 +74,7 @@ impl TaskKind {
             TaskKind::Essay => "essay",
             TaskKind::SelfInstruct => "self-instruct",
             TaskKind::QaFromDocs => "qa-from-docs",
+            TaskKind::Code => "code",
         }
     }
 }
@@ -167,8 +171,12 @@ pub struct GradeConfig {
     pub grounding: Option<GroundingGuard>,
     /// Hallucination guard: the response against further samples of the same prompt.
     pub consistency: Option<ConsistencyGuard>,
-    /// Hallucination guard: executable verification (`math`).
+    /// Hallucination guard: executable verification (`math`, or `code`: the answer's Python
+    /// run against its tests in the sandbox).
     pub verify: Option<VerifyKind>,
+    /// `[grade.sandbox]`: the limits and isolation of `verify = "code"` runs (wall and CPU
+    /// time, memory, processes, output; see `autodidact-sandbox`).
+    pub sandbox: autodidact_sandbox::SandboxConfig,
     /// How the guards' grades decide: `any` (default: a record failing any guard is
     /// rejected, naming the guard) or `weighted` (the record's score becomes the weighted mean
     /// of the judge's and the guards' grades, and `[curate] min_score` decides).
@@ -189,6 +197,7 @@ impl Default for GradeConfig {
             grounding: None,
             consistency: None,
             verify: None,
+            sandbox: autodidact_sandbox::SandboxConfig::default(),
             policy: Policy::Any,
             weights: BTreeMap::new(),
         }
@@ -239,6 +248,9 @@ impl Default for ConsistencyGuard {
 pub enum VerifyKind {
     /// Worked solutions: every equation recomputed, the final answer from the work.
     Math,
+    /// Code answers: the solution run against the task's tests, or else the answer's own, in
+    /// the sandbox (`[grade.sandbox]`).
+    Code,
 }
 
 /// `[grade] policy`.

@@ -107,7 +107,18 @@ pub async fn generate(
         TaskKind::Essay => essays(cfg, cx, templates, seeds, gen_no).await,
         TaskKind::SelfInstruct => self_instruct(cfg, cx, templates, seeds, pool, gen_no).await,
         TaskKind::QaFromDocs => qa(cfg, cx, templates, seeds, gen_no).await,
+        TaskKind::Code => code(cfg, cx, templates, seeds, gen_no).await,
     }
+}
+
+/// Programming problems → answers with a solution (and tests when the problem gives none).
+/// The problem's given tests become the record's context, which `verify = "code"` runs.
+async fn code(cfg: &Config, cx: &Context, t: &Templates, seeds: &[Seed], gen_no: u32) -> Result<Vec<Record>, PipelineError> {
+    let mut jobs = Vec::with_capacity(seeds.len());
+    for seed in seeds {
+        jobs.push((seed, t.render("code", context! { problem => &seed.text, tests => &seed.tests })?, seed.tests.clone()));
+    }
+    write_per_seed(cfg, cx, "code", &format!("generation {gen_no}: writing code"), jobs, gen_no).await
 }
 
 async fn essays(cfg: &Config, cx: &Context, t: &Templates, seeds: &[Seed], gen_no: u32) -> Result<Vec<Record>, PipelineError> {
@@ -119,30 +130,43 @@ async fn essays(cfg: &Config, cx: &Context, t: &Templates, seeds: &[Seed], gen_n
             EssayKind::Mixed if i % 2 == 0 => "essay",
             EssayKind::Mixed => "thesis",
         };
-        jobs.push((seed, t.render(template, context! { topic => &seed.text })?));
+        jobs.push((seed, t.render(template, context! { topic => &seed.text })?, None));
     }
+    write_per_seed(cfg, cx, "essay", &format!("generation {gen_no}: writing"), jobs, gen_no).await
+}
+
+/// One request per (seed, prompt, context) for `per_seed` samples; a record per sample, or
+/// `per_seed` failed records when the request failed.
+async fn write_per_seed(
+    cfg: &Config,
+    cx: &Context,
+    kind: &str,
+    label: &str,
+    jobs: Vec<(&Seed, String, Option<String>)>,
+    gen_no: u32,
+) -> Result<Vec<Record>, PipelineError> {
     let writer = cfg.generate.writer.as_str();
-    let bar = cx.progress.start(&format!("generation {gen_no}: writing"), jobs.len() as u64);
-    let results = run_ordered(jobs, stage_limit(cfg, writer), bar.as_ref(), |_, (seed, prompt)| async move {
-        let rs = derive_seed(cfg.run.seed, &["essay", &gen_no.to_string(), &seed.id]);
+    let bar = cx.progress.start(label, jobs.len() as u64);
+    let results = run_ordered(jobs, stage_limit(cfg, writer), bar.as_ref(), |_, (seed, prompt, context)| async move {
+        let rs = derive_seed(cfg.run.seed, &[kind, &gen_no.to_string(), &seed.id]);
         let req = writer_request(cfg, &prompt, cfg.generate.per_seed, rs);
         let res = cx.chat(writer, &req).await;
-        (seed, prompt, res)
+        (seed, prompt, context, res)
     })
     .await;
     bar.finish();
     let mut records = Vec::new();
     let mut last_err = None;
-    for (seed, prompt, res) in results {
+    for (seed, prompt, context, res) in results {
         match res {
             Ok(resp) => {
                 for c in resp.choices {
-                    records.push(new_record(cfg, gen_no, &prompt, &c.text, None, &seed.id));
+                    records.push(new_record(cfg, gen_no, &prompt, &c.text, context.clone(), &seed.id));
                 }
             }
             Err(e) => {
                 for _ in 0..cfg.generate.per_seed {
-                    records.push(failed_record(cfg, gen_no, prompt.clone(), None, &seed.id, e.to_string()));
+                    records.push(failed_record(cfg, gen_no, prompt.clone(), context.clone(), &seed.id, e.to_string()));
                 }
                 last_err = Some(e);
             }

@@ -8,18 +8,27 @@
 //! - `consistency`: `samples` further answers of the writer to the same prompt (one request
 //!   with `n`, cached like every request); short answers vote, longer ones are scored by the
 //!   n-gram support of their least supported sentence.
-//! - `verify = "math"`: every equation recomputed, the final answer from the work.
+//! - `verify = "math"`: every equation recomputed, the final answer from the work;
+//! - `verify = "code"`: the answer's solution run against the task's tests (the record's
+//!   context), else the answer's own, in the sandbox ([`autodidact_sandbox`]), as many runs
+//!   at once as the machine has cores; hostile code ends as a failed grade of its record.
+//!
+//! Under policy `any` a guard that could not grade a record (its samples failed, the
+//! sandbox could not start) rejects it too: an unchecked record is not a checked one.
 //!
 //! Policy `any` rejects a record failing a guard, the reason naming the guard and what failed;
 //! `weighted` makes the record's score the weighted mean of its grades.
 
 use autodidact_data::{Grade, Record, Verdict};
-use autodidact_guards::{consistency, grounding, math};
+use std::sync::Arc;
+
+use autodidact_guards::{code, consistency, grounding, math};
+use autodidact_sandbox::{Outcome, Sandbox, SandboxConfig, SandboxError, Status};
 use autodidact_models::{ChatRequest, Message, ModelError};
 use minijinja::context;
 use serde::Serialize;
 
-use crate::config::{Config, Policy, VerifyKind};
+use crate::config::{Config, Policy, TaskKind, VerifyKind};
 use crate::context::Context;
 use crate::error::PipelineError;
 use crate::generate::{derive_seed, run_ordered, stage_limit};
@@ -44,7 +53,12 @@ pub async fn guard(cfg: &Config, cx: &Context, templates: &Templates, records: &
     }
     let live: Vec<usize> = (0..records.len()).filter(|&i| records[i].verdict != Verdict::Rejected).collect();
     if let Some(gg) = &g.grounding {
-        let with_context: Vec<usize> = live.iter().copied().filter(|&i| records[i].context.is_some()).collect();
+        // A code record's context is its tests, not a document to ground claims in.
+        let with_context: Vec<usize> = if cfg.generate.task == TaskKind::Code {
+            Vec::new()
+        } else {
+            live.iter().copied().filter(|&i| records[i].context.is_some()).collect()
+        };
         let mut checks: Vec<grounding::Grounding> =
             with_context.iter().map(|&i| grounding::check(&records[i].response, records[i].context.as_deref().unwrap_or(""))).collect();
         if gg.judge {
@@ -82,8 +96,136 @@ pub async fn guard(cfg: &Config, cx: &Context, templates: &Templates, records: &
             });
         }
     }
+    if g.verify == Some(VerifyKind::Code) {
+        run_code(cfg, cx, records, &live, gen_no).await?;
+    }
     decide(cfg, records, &live, &mut stats);
     Ok(stats)
+}
+
+/// Builds the sandbox of `verify = "code"`, so that a missing interpreter or namespaces the
+/// machine refuses are found before any request is sent. Errors name `[grade.sandbox]`.
+pub fn sandbox(cfg: &SandboxConfig) -> Result<Sandbox, PipelineError> {
+    Sandbox::new(cfg.clone()).map_err(|e| match e {
+        SandboxError::Io { .. } | SandboxError::Setup { .. } | SandboxError::TempDir { .. } => {
+            PipelineError::Input(format!("the code sandbox cannot start: {e}"))
+        }
+        e => PipelineError::Input(format!("[grade.sandbox]: {e}")),
+    })
+}
+
+/// Bytes of a run's stdout and stderr kept in the grade's details.
+const KEPT_OUTPUT: usize = 2000;
+
+/// What became of one record's code.
+enum CodeRun {
+    /// The answer cannot be run: no code block, or no tests.
+    NotRunnable(String),
+    /// The sandbox could not run it (the record stays unverified).
+    SandboxFailed(String),
+    /// It ran.
+    Ran(Outcome, bool),
+}
+
+/// `verify = "code"`: every live record's solution against its tests, in the sandbox.
+async fn run_code(cfg: &Config, cx: &Context, records: &mut [Record], live: &[usize], gen_no: u32) -> Result<(), PipelineError> {
+    let sandbox = Arc::new(sandbox(&cfg.grade.sandbox)?);
+    let jobs: Vec<(usize, Result<code::CodeParts, String>)> =
+        live.iter().map(|&i| (i, code::split_answer(&records[i].response, records[i].context.as_deref()))).collect();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let bar = cx.progress.start(&format!("generation {gen_no}: running code"), jobs.len() as u64);
+    let results = run_ordered(jobs, cores, bar.as_ref(), |_, (i, parts)| {
+        let sandbox = Arc::clone(&sandbox);
+        async move {
+            let parts = match parts {
+                Ok(p) => p,
+                Err(why) => return (i, CodeRun::NotRunnable(why)),
+            };
+            if cx.cancel.is_cancelled() {
+                return (i, CodeRun::SandboxFailed("interrupted".into()));
+            }
+            let given = parts.tests_given;
+            let tests = with_import(&parts.tests);
+            let run = tokio::task::spawn_blocking(move || sandbox.run_tests(&parts.solution, &tests)).await;
+            let ran = match run {
+                Ok(Ok(o)) => CodeRun::Ran(o, given),
+                Ok(Err(e)) => CodeRun::SandboxFailed(format!("the sandbox could not run it: {e}")),
+                Err(e) => CodeRun::SandboxFailed(format!("the sandbox's thread failed: {e}")),
+            };
+            (i, ran)
+        }
+    })
+    .await;
+    bar.finish();
+    cx.check(None)?;
+    let limits = &cfg.grade.sandbox;
+    for (i, ran) in results {
+        let grade = match ran {
+            CodeRun::Ran(o, given) => Grade {
+                grader: "verifier".into(),
+                score: Some(if o.passed() { 1.0 } else { 0.0 }),
+                explanation: failure(&o, limits),
+                error: None,
+                details: Some(outcome_details(&o, given).to_string()),
+            },
+            CodeRun::SandboxFailed(e) => Grade { grader: "verifier".into(), error: Some(e), ..Grade::default() },
+            CodeRun::NotRunnable(why) => Grade { grader: "verifier".into(), score: Some(0.0), explanation: Some(why), error: None, details: None },
+        };
+        records[i].grades.push(grade);
+    }
+    Ok(())
+}
+
+/// Tests that do not import the solution get `from solution import *` first.
+fn with_import(tests: &str) -> String {
+    let imports = tests.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("from solution import") || l.starts_with("import solution")
+    });
+    if imports { tests.to_string() } else { format!("from solution import *\n{tests}") }
+}
+
+/// Why a run failed, in words for the rejection reason; `None` when it passed.
+fn failure(o: &Outcome, limits: &SandboxConfig) -> Option<String> {
+    Some(match o.status {
+        Status::Passed => return None,
+        Status::Failed { exit_code } => {
+            // The traceback's last lines (the failing line and the exception), without
+            // Python 3.11's `^^^^` position markers.
+            let tail: Vec<&str> =
+                o.stderr.lines().map(str::trim).filter(|l| !l.is_empty() && !l.chars().all(|c| matches!(c, '^' | '~'))).collect();
+            let last = tail[tail.len().saturating_sub(2)..].join(" / ");
+            let last: String = last.chars().take(300).collect();
+            if last.is_empty() { format!("the tests fail (exit status {exit_code})") } else { format!("the tests fail: {last}") }
+        }
+        Status::Signaled { signal } => format!("killed by signal {signal}"),
+        Status::WallTimeout => format!("still running after {} s (the wall-clock limit)", limits.wall_time_secs),
+        Status::CpuTimeout => format!("used {} s of CPU (the limit)", limits.cpu_time_secs),
+        Status::MemoryLimit => format!("ran out of memory (the limit is {} MiB)", limits.memory_mb),
+        Status::OutputLimit => format!("printed more than {} bytes", limits.max_output_bytes),
+    })
+}
+
+/// A run's outcome for the grade's details, its output cut to its last [`KEPT_OUTPUT`] bytes.
+fn outcome_details(o: &Outcome, tests_given: bool) -> serde_json::Value {
+    let tail = |s: &str| {
+        let mut at = s.len().saturating_sub(KEPT_OUTPUT);
+        while !s.is_char_boundary(at) {
+            at += 1;
+        }
+        s[at..].to_string()
+    };
+    serde_json::json!({
+        "status": o.status,
+        "stdout": tail(&o.stdout),
+        "stderr": tail(&o.stderr),
+        "stdout_truncated": o.stdout_truncated || o.stdout.len() > KEPT_OUTPUT,
+        "stderr_truncated": o.stderr_truncated || o.stderr.len() > KEPT_OUTPUT,
+        "wall_ms": o.wall_ms,
+        "cpu_ms": o.cpu_ms,
+        "isolation": o.isolation,
+        "tests_given": tests_given,
+    })
 }
 
 /// The bar of each guard under policy `any`.
@@ -101,10 +243,16 @@ fn decide(cfg: &Config, records: &mut [Record], live: &[usize], stats: &mut Guar
         let r = &mut records[i];
         match cfg.grade.policy {
             Policy::Any => {
-                let failed = r.grades.iter().find(|gr| bar(cfg, &gr.grader).is_some_and(|b| gr.score.is_some_and(|s| s < b)));
+                let failed = r.grades.iter().find(|gr| {
+                    bar(cfg, &gr.grader).is_some_and(|b| gr.score.is_none_or(|s| s < b))
+                });
                 if let Some(gr) = failed {
                     let name = gr.grader.clone();
-                    let why = gr.explanation.clone().unwrap_or_else(|| format!("grade {:.2}", gr.score.unwrap_or(0.0)));
+                    let why = match (&gr.explanation, &gr.error, gr.score) {
+                        (Some(e), _, _) => e.clone(),
+                        (None, Some(err), _) => format!("not checked: {err}"),
+                        (None, None, s) => format!("grade {:.2}", s.unwrap_or(0.0)),
+                    };
                     *stats.rejected_by.entry(name.clone()).or_default() += 1;
                     r.reject(format!("{name}: {why}"));
                 }
@@ -241,7 +389,9 @@ async fn sample_and_score(
     let mut jobs = Vec::with_capacity(which.len());
     for &i in which {
         let r = &records[i];
-        let prompt = templates.render("sample", context! { prompt => &r.prompt, context => &r.context })?;
+        // A code record's context is its tests, which its prompt already shows.
+        let context = if cfg.generate.task == TaskKind::Code { None } else { r.context.as_ref() };
+        let prompt = templates.render("sample", context! { prompt => &r.prompt, context => context })?;
         jobs.push((i, r.id.clone(), prompt));
     }
     let bar = cx.progress.start(&format!("generation {gen_no}: sampling for consistency"), jobs.len() as u64);

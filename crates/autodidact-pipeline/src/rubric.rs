@@ -51,6 +51,7 @@ impl Rubric {
             TaskKind::Essay => include_str!("../rubrics/essay.toml"),
             TaskKind::SelfInstruct => include_str!("../rubrics/self-instruct.toml"),
             TaskKind::QaFromDocs => include_str!("../rubrics/qa-from-docs.toml"),
+            TaskKind::Code => include_str!("../rubrics/code.toml"),
         };
         Rubric::parse(text, Path::new(task.name())).expect("built-in rubrics are valid")
     }
@@ -140,7 +141,7 @@ mod tests {
 
     #[test]
     fn builtin_rubrics_load() {
-        for task in [TaskKind::Essay, TaskKind::SelfInstruct, TaskKind::QaFromDocs] {
+        for task in [TaskKind::Essay, TaskKind::SelfInstruct, TaskKind::QaFromDocs, TaskKind::Code] {
             let r = Rubric::builtin(task);
             assert!(r.criteria.len() >= 3);
         }

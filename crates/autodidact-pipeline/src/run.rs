@@ -187,6 +187,10 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<(), PipelineError> 
 /// Runs (or resumes) the loop in `out` and writes the final dataset and summary.
 pub async fn run(cfg: &Config, cx: &Context, out: &Path) -> Result<Summary, PipelineError> {
     let templates = Templates::load(&cfg.generate.templates)?;
+    if cfg.grade.verify == Some(crate::config::VerifyKind::Code) {
+        // Before any request: a missing interpreter is found now, not after the writing.
+        crate::guards::sandbox(&cfg.grade.sandbox)?;
+    }
     let rubric = match &cfg.grade.rubric {
         Some(p) => Rubric::load(p)?,
         None => Rubric::builtin(cfg.generate.task),

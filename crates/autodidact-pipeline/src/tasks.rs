@@ -10,7 +10,7 @@ use crate::config::TaskKind;
 use crate::error::PipelineError;
 
 /// The names of the templates a config may override.
-pub const TEMPLATE_NAMES: &[&str] = &["essay", "thesis", "instruction", "response", "qa", "judge", "revise", "claim", "sample"];
+pub const TEMPLATE_NAMES: &[&str] = &["essay", "thesis", "instruction", "response", "qa", "code", "judge", "revise", "claim", "sample"];
 
 const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     ("essay", include_str!("../templates/essay.j2")),
@@ -18,6 +18,7 @@ const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     ("instruction", include_str!("../templates/instruction.j2")),
     ("response", include_str!("../templates/response.j2")),
     ("qa", include_str!("../templates/qa.j2")),
+    ("code", include_str!("../templates/code.j2")),
     ("judge", include_str!("../templates/judge.j2")),
     ("revise", include_str!("../templates/revise.j2")),
     ("claim", include_str!("../templates/claim.j2")),
@@ -67,13 +68,16 @@ fn template_error(origin: &str, e: &minijinja::Error) -> PipelineError {
     PipelineError::Input(format!("error in template {origin}{line}: {}", e.detail().unwrap_or(&e.to_string())))
 }
 
-/// One seed: a topic, an instruction, a document.
+/// One seed: a topic, an instruction, a document, a programming problem.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Seed {
-    /// Content hash of the text (the `parent` of what is written from it).
+    /// Content hash of the text (and tests) — the `parent` of what is written from it.
     pub id: String,
     /// The seed text.
     pub text: String,
+    /// `code` only: the tests the task gives for this problem (a JSONL seed's `tests`, a
+    /// string or a list of lines), which the solution must pass.
+    pub tests: Option<String>,
 }
 
 impl Seed {
@@ -81,7 +85,14 @@ impl Seed {
     pub fn new(text: impl Into<String>) -> Seed {
         let text = text.into();
         let id = autodidact_data::Record::content_id(&text, "", None);
-        Seed { id, text }
+        Seed { id, text, tests: None }
+    }
+
+    /// A programming problem with the tests its solution must pass.
+    pub fn with_tests(text: impl Into<String>, tests: Option<String>) -> Seed {
+        let text = text.into();
+        let id = autodidact_data::Record::content_id(&text, "", tests.as_deref());
+        Seed { id, text, tests }
     }
 }
 
@@ -91,6 +102,7 @@ fn seed_fields(task: TaskKind) -> &'static [&'static str] {
         TaskKind::Essay => &["topic", "thesis", "text", "prompt"],
         TaskKind::SelfInstruct => &["instruction", "prompt", "question", "text"],
         TaskKind::QaFromDocs => &["document", "context", "text", "passage", "content"],
+        TaskKind::Code => &["problem", "prompt", "instruction", "question", "text"],
     }
 }
 
@@ -100,6 +112,15 @@ pub fn builtin_seeds(task: TaskKind) -> Option<Vec<Seed>> {
         TaskKind::Essay => include_str!("../seeds/essay.txt"),
         TaskKind::SelfInstruct => include_str!("../seeds/self-instruct.txt"),
         TaskKind::QaFromDocs => return None,
+        TaskKind::Code => {
+            let mut seeds = Vec::new();
+            for (i, line) in include_str!("../seeds/code.jsonl").lines().enumerate() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("built-in seeds/code.jsonl line {}: {e}", i + 1));
+                let problem = v["problem"].as_str().expect("built-in code seeds have a problem");
+                seeds.push(Seed::with_tests(problem, tests_of(&v)));
+            }
+            return Some(seeds);
+        }
     };
     Some(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(Seed::new).collect())
 }
@@ -125,6 +146,16 @@ pub fn read_seeds(path: &Path, task: TaskKind, field: Option<&str>) -> Result<Ve
                 }
                 _ => None,
             };
+            if task == TaskKind::Code
+                && let serde_json::Value::Object(map) = &value
+                && let Some(t) = map.get("tests")
+                && !(t.is_string() || t.as_array().is_some_and(|a| a.iter().all(|x| x.is_string())))
+            {
+                return Err(PipelineError::Input(format!(
+                    "error reading '{}' line {line}: `tests` must be a string or a list of strings",
+                    path.display()
+                )));
+            }
             let Some(text) = text else {
                 let wanted = match field {
                     Some(f) => format!("'{f}'"),
@@ -136,7 +167,10 @@ pub fn read_seeds(path: &Path, task: TaskKind, field: Option<&str>) -> Result<Ve
                 )));
             };
             if !text.trim().is_empty() {
-                seeds.push(Seed::new(text.trim()));
+                seeds.push(match task {
+                    TaskKind::Code => Seed::with_tests(text.trim(), tests_of(&value)),
+                    _ => Seed::new(text.trim()),
+                });
             }
         }
         Ok(seeds)
@@ -150,6 +184,17 @@ pub fn read_seeds(path: &Path, task: TaskKind, field: Option<&str>) -> Result<Ve
         };
         Ok(seeds)
     }
+}
+
+/// The `tests` of a JSONL seed object: a string, or a list of lines joined.
+fn tests_of(value: &serde_json::Value) -> Option<String> {
+    let t = match value.get("tests")? {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("\n"),
+        _ => return None,
+    };
+    let t = t.trim();
+    (!t.is_empty()).then(|| t.to_string())
 }
 
 /// Cleans a model-written instruction: drops numbering, surrounding quotes and labels.
@@ -218,6 +263,32 @@ mod tests {
         let docs = read_seeds(&txt, TaskKind::QaFromDocs, None).unwrap();
         assert_eq!(docs.len(), 2);
         assert_eq!(read_seeds(&txt, TaskKind::Essay, None).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn code_seeds_carry_their_tests() {
+        let dir = tempfile::tempdir().unwrap();
+        let jsonl = dir.path().join("p.jsonl");
+        std::fs::write(
+            &jsonl,
+            "{\"problem\": \"Add.\", \"tests\": [\"assert add(1, 2) == 3\", \"assert add(0, 0) == 0\"]}\n{\"problem\": \"Sub.\"}\n",
+        )
+        .unwrap();
+        let seeds = read_seeds(&jsonl, TaskKind::Code, None).unwrap();
+        assert_eq!(seeds[0].tests.as_deref(), Some("assert add(1, 2) == 3\nassert add(0, 0) == 0"));
+        assert_eq!(seeds[1].tests, None);
+        // The tests are part of the seed's identity.
+        assert_ne!(seeds[0].id, Seed::new("Add.").id);
+        std::fs::write(&jsonl, "{\"problem\": \"Add.\", \"tests\": 3}\n").unwrap();
+        let err = read_seeds(&jsonl, TaskKind::Code, None).unwrap_err().to_string();
+        assert!(err.contains("p.jsonl' line 1") && err.contains("tests"), "{err}");
+        let builtin = builtin_seeds(TaskKind::Code).unwrap();
+        assert!(builtin.len() >= 8 && builtin.iter().any(|s| s.tests.is_some()) && builtin.iter().any(|s| s.tests.is_none()));
+        let t = Templates::load(&BTreeMap::new()).unwrap();
+        let with = t.render("code", minijinja::context! { problem => "P", tests => "assert f()" }).unwrap();
+        assert!(with.contains("assert f()") && !with.contains("second"), "{with}");
+        let without = t.render("code", minijinja::context! { problem => "P", tests => () }).unwrap();
+        assert!(without.contains("second ```python block"), "{without}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod arithmetic;
 mod collapse;
 mod dedup;
 mod bad_input;
+mod code;
 mod commands;
 mod curation;
 mod faults;
