@@ -65,6 +65,8 @@ struct Near {
     index: LshIndex,
     /// LSH item → history entry.
     entries: Vec<u32>,
+    /// The index of one batch's own records, emptied and reused by every batch.
+    batch: LshIndex,
 }
 
 /// Decides every record's fate: kept, or rejected with a reason. Remembers what it kept (and
@@ -116,6 +118,7 @@ impl Curator {
                     rows,
                     index: LshIndex::new(bands, rows, n.permutations),
                     entries: Vec::new(),
+                    batch: LshIndex::new(bands, rows, n.permutations),
                 })
             }
             None => None,
@@ -159,6 +162,17 @@ impl Curator {
         self.history.len()
     }
 
+    /// Makes room in the indexes for `additional` more kept records (a file's row count, say),
+    /// so that they never grow, and copy themselves, on the way.
+    pub fn reserve(&mut self, additional: usize) {
+        self.exact.reserve(additional);
+        self.history.reserve(additional);
+        if let Some(near) = self.near.as_mut() {
+            near.index.reserve(additional);
+            near.entries.reserve(additional);
+        }
+    }
+
     /// Counts of every decision so far.
     pub fn stats(&self) -> &CurateStats {
         &self.stats
@@ -186,11 +200,8 @@ impl Curator {
                 .with_min_len(MIN_CHUNK)
                 .map(|r| (r.verdict != Verdict::Rejected).then(|| self.dedup_key(r, None)))
                 .collect();
-            for (r, k) in chunk.iter().zip(keyed) {
-                if let Some((key, sig)) = k {
-                    self.add_history(r.id.clone(), key, sig);
-                }
-            }
+            let entries = chunk.iter().zip(keyed).filter_map(|(r, k)| k.map(|(key, sig)| (r.id.clone(), key, sig)));
+            self.add_history_many(entries.collect::<Vec<_>>());
         }
     }
 
@@ -256,6 +267,7 @@ impl Curator {
         }
 
         let mut members = members.into_iter().peekable();
+        let mut kept = Vec::new();
         for (i, (rec, fate)) in records.iter_mut().zip(fates).enumerate() {
             self.stats.seen += 1;
             let member = members.next_if(|m| m.record == i);
@@ -269,11 +281,12 @@ impl Curator {
                     rec.reason = None;
                     self.stats.kept += 1;
                     if let Some(m) = member {
-                        self.add_history(rec.id.clone(), m.key, m.sig);
+                        kept.push((rec.id.clone(), m.key, m.sig));
                     }
                 }
             }
         }
+        self.add_history_many(kept);
         records
     }
 
@@ -395,7 +408,8 @@ impl Curator {
         {
             return reject("length", format!("too long: {n} words > max_words {max}"));
         }
-        let rep = repetition(&response);
+        // A share is at most 1: with `max_repetition` 1 or more nothing is measured.
+        let rep = if cfg.max_repetition >= 1.0 { 0.0 } else { repetition(&response) };
         if rep > cfg.max_repetition {
             let (a, b) = two(rep, cfg.max_repetition);
             return reject(
@@ -451,27 +465,42 @@ impl Curator {
 
     /// Adds one kept or remembered text to the indexes.
     fn add_history(&mut self, id: String, key: u128, sig: Option<Signature>) {
-        let h = u32::try_from(self.history.len()).unwrap_or(u32::MAX);
-        match self.exact.entry(key) {
-            // The same text is already known: its id stays the one duplicates are reported
-            // against, and its signature is already indexed.
-            Entry::Occupied(_) => return,
-            Entry::Vacant(e) => {
-                e.insert(h);
+        self.add_history_many(std::iter::once((id, key, sig)));
+    }
+
+    /// Adds entries to the history, in order, as [`add_history`](Self::add_history) one by
+    /// one would; the signatures go into the LSH index together, one band per thread.
+    fn add_history_many(&mut self, entries: impl IntoIterator<Item = (String, u128, Option<Signature>)>) {
+        let mut signed: Vec<Signature> = Vec::new();
+        for (id, key, sig) in entries {
+            let h = u32::try_from(self.history.len()).unwrap_or(u32::MAX);
+            match self.exact.entry(key) {
+                // The same text is already known: its id stays the one duplicates are
+                // reported against, and its signature is already indexed.
+                Entry::Occupied(_) => continue,
+                Entry::Vacant(e) => {
+                    e.insert(h);
+                }
+            }
+            self.history.push(id);
+            if let (Some(near), Some(sig)) = (self.near.as_mut(), sig)
+                && !sig.is_empty()
+            {
+                near.entries.push(h);
+                signed.push(sig);
             }
         }
-        self.history.push(id);
-        if let (Some(near), Some(sig)) = (self.near.as_mut(), sig)
-            && !sig.is_empty()
+        if let Some(near) = self.near.as_mut()
+            && !signed.is_empty()
         {
-            near.index.insert(&sig);
-            near.entries.push(h);
+            let values: Vec<&[u32]> = signed.iter().map(Signature::as_slice).collect();
+            near.index.insert_many(&values);
         }
     }
 
     /// Groups the batch's candidates into clusters of exact and near duplicates, keeps the
     /// best of each and writes the others' rejections into `fates`.
-    fn cluster(&self, records: &[Record], members: &[Member], fates: &mut [Option<Rejection>]) {
+    fn cluster(&mut self, records: &[Record], members: &[Member], fates: &mut [Option<Rejection>]) {
         let m = members.len();
         if m < 2 {
             return;
@@ -499,8 +528,10 @@ impl Curator {
         }
         // Best verified neighbour of each representative, to explain transitive links.
         let mut best: Vec<Option<(usize, f64)>> = vec![None; m];
-        if let Some(near) = &self.near {
-            let mut index = LshIndex::new(near.bands, near.rows, near.hasher.permutations());
+        if let Some(near) = self.near.as_mut() {
+            let threshold = near.threshold;
+            let index = &mut near.batch;
+            index.clear();
             let mut items: Vec<usize> = Vec::new();
             let mut cands = Vec::new();
             for i in 0..m {
@@ -516,7 +547,7 @@ impl Curator {
                         continue;
                     }
                     let jac = crate::minhash::jaccard_slices(sig.as_slice(), index.signature(c));
-                    if jac >= near.threshold {
+                    if jac >= threshold {
                         uf.union(i, j);
                         for (a, b) in [(i, j), (j, i)] {
                             if best[a].is_none_or(|(_, s)| jac > s) {

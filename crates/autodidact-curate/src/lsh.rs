@@ -20,6 +20,8 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
+
 use crate::hash::{PassThrough, combine};
 use crate::minhash::{Signature, jaccard_slices};
 
@@ -31,16 +33,36 @@ const NONE: u32 = u32::MAX;
 /// Items are numbered `0, 1, 2, …` in insertion order. Each band is a hash map from the band's
 /// key to the newest item in that bucket plus, per item, a link to the previous item of the
 /// same bucket: one map entry and four bytes per item and band, and no allocation per bucket.
+/// Bands are independent, so a batch of items is inserted into all of them at once, one band
+/// per thread ([`insert_many`](Self::insert_many)); the result does not depend on the threads.
 #[derive(Clone, Debug)]
 pub struct LshIndex {
     bands: usize,
     rows: usize,
     stride: usize,
-    heads: Vec<HashMap<u64, u32, PassThrough>>,
-    links: Vec<Vec<u32>>,
+    tables: Vec<Band>,
     signatures: Vec<u32>,
     len: u32,
 }
+
+/// One band: the newest item of each bucket, and per item the previous item of its bucket.
+#[derive(Clone, Debug, Default)]
+struct Band {
+    heads: HashMap<u64, u32, PassThrough>,
+    links: Vec<u32>,
+}
+
+impl Band {
+    /// Makes `item` the newest of the bucket `key`.
+    #[inline]
+    fn insert(&mut self, key: u64, item: u32) {
+        let prev = self.heads.insert(key, item).unwrap_or(NONE);
+        self.links.push(prev);
+    }
+}
+
+/// Below this many items a batch is inserted band after band on the calling thread.
+const PARALLEL_INSERT: usize = 256;
 
 impl LshIndex {
     /// An empty index of `bands` bands of `rows` values, for signatures of `permutations`
@@ -53,8 +75,7 @@ impl LshIndex {
             bands,
             rows,
             stride: permutations.max(bands * rows),
-            heads: (0..bands).map(|_| HashMap::default()).collect(),
-            links: vec![Vec::new(); bands],
+            tables: vec![Band::default(); bands],
             signatures: Vec::new(),
             len: 0,
         }
@@ -84,17 +105,26 @@ impl LshIndex {
     /// so that equal values in different bands do not share buckets.
     #[inline]
     fn band_key(&self, values: &[u32], band: usize) -> u64 {
-        let start = (band * self.rows).min(values.len());
-        let end = ((band + 1) * self.rows).min(values.len());
-        let mut h = combine(0x6c73_685f_6261_6e64, band as u64);
-        let mut chunks = values[start..end].chunks_exact(2);
-        for pair in &mut chunks {
-            h = combine(h, (pair[0] as u64) << 32 | pair[1] as u64);
+        band_key(values, band, self.rows)
+    }
+
+    /// Removes every item, keeping the memory for the next ones.
+    pub fn clear(&mut self) {
+        for t in &mut self.tables {
+            t.heads.clear();
+            t.links.clear();
         }
-        if let [last] = chunks.remainder() {
-            h = combine(h, *last as u64 | 1 << 63);
+        self.signatures.clear();
+        self.len = 0;
+    }
+
+    /// Makes room for `additional` more items without growing the tables on the way.
+    pub fn reserve(&mut self, additional: usize) {
+        for t in &mut self.tables {
+            t.heads.reserve(additional);
+            t.links.reserve(additional);
         }
-        h
+        self.signatures.reserve(additional.saturating_mul(self.stride));
     }
 
     /// Adds a signature and returns its item number.
@@ -106,16 +136,44 @@ impl LshIndex {
     /// ones cut to the index's stride).
     pub fn insert_values(&mut self, values: &[u32]) -> u32 {
         let item = self.len;
-        for band in 0..self.bands {
-            let key = self.band_key(values, band);
-            let prev = self.heads[band].insert(key, item).unwrap_or(NONE);
-            self.links[band].push(prev);
+        let rows = self.rows;
+        for (band, t) in self.tables.iter_mut().enumerate() {
+            t.insert(band_key(values, band, rows), item);
         }
+        self.store(values);
+        item
+    }
+
+    /// Adds signatures given as their values, in order (the same index as inserting them one
+    /// by one), and returns the item number of the first.
+    pub fn insert_many(&mut self, items: &[&[u32]]) -> u32 {
+        let first = self.len;
+        let rows = self.rows;
+        let fill = |(band, t): (usize, &mut Band)| {
+            t.heads.reserve(items.len());
+            t.links.reserve(items.len());
+            for (k, values) in items.iter().enumerate() {
+                t.insert(band_key(values, band, rows), first + k as u32);
+            }
+        };
+        if items.len() < PARALLEL_INSERT {
+            self.tables.iter_mut().enumerate().for_each(fill);
+        } else {
+            self.tables.par_iter_mut().enumerate().for_each(fill);
+        }
+        self.signatures.reserve(items.len() * self.stride);
+        for values in items {
+            self.store(values);
+        }
+        first
+    }
+
+    /// Stores an item's values for verification, padded or cut to the stride.
+    fn store(&mut self, values: &[u32]) {
         let take = values.len().min(self.stride);
         self.signatures.extend_from_slice(&values[..take]);
         self.signatures.extend(std::iter::repeat_n(u32::MAX, self.stride - take));
         self.len += 1;
-        item
     }
 
     /// The stored signature values of an item.
@@ -130,16 +188,23 @@ impl LshIndex {
         let from = out.len();
         for band in 0..self.bands {
             let key = self.band_key(signature, band);
-            let mut item = self.heads[band].get(&key).copied().unwrap_or(NONE);
+            let t = &self.tables[band];
+            let mut item = t.heads.get(&key).copied().unwrap_or(NONE);
             while item != NONE {
                 out.push(item);
-                item = self.links[band][item as usize];
+                item = t.links[item as usize];
             }
         }
         out[from..].sort_unstable();
-        let mut tail = out.split_off(from);
-        tail.dedup();
-        out.extend(tail);
+        // Repeats removed in place: no allocation per query.
+        let mut kept = from;
+        for r in from..out.len() {
+            if kept == from || out[r] != out[kept - 1] {
+                out[kept] = out[r];
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
     }
 
     /// The most similar candidate whose estimated Jaccard similarity with `signature` is at
@@ -152,6 +217,24 @@ impl LshIndex {
         self.candidates(signature.as_slice(), &mut cands);
         best_match(signature.as_slice(), cands.iter().map(|&c| (c, self.signature(c))), threshold)
     }
+}
+
+
+/// The key of band `band` (of `rows` values) of a signature: a hash of its values, seeded by
+/// the band number so that equal values in different bands do not share buckets.
+#[inline]
+fn band_key(values: &[u32], band: usize, rows: usize) -> u64 {
+    let start = (band * rows).min(values.len());
+    let end = ((band + 1) * rows).min(values.len());
+    let mut h = combine(0x6c73_685f_6261_6e64, band as u64);
+    let mut chunks = values[start..end].chunks_exact(2);
+    for pair in &mut chunks {
+        h = combine(h, (pair[0] as u64) << 32 | pair[1] as u64);
+    }
+    if let [last] = chunks.remainder() {
+        h = combine(h, *last as u64 | 1 << 63);
+    }
+    h
 }
 
 /// Among `candidates` (in increasing item order), the one most similar to `values` with
@@ -313,5 +396,44 @@ mod tests {
         // An exact copy is always found, with similarity 1.
         assert_eq!(index.query(&m.signature(&words(45)), 1.0), Some((closer, 1.0)));
         assert_eq!(index.query(&m.signature(""), 0.0), None);
+    }
+
+    #[test]
+    fn a_batch_insert_builds_the_index_one_by_one_inserts_build() {
+        // Few rows per band, so buckets are shared and chains long; more items than the
+        // parallel threshold, and signatures of every length (short ones are padded).
+        let m = MinHasher::new(32, 1, 9);
+        let sigs: Vec<Signature> = (0..PARALLEL_INSERT as u64 * 3)
+            .map(|i| m.signature_of_hashes((0..i % 7).map(|k| k * 31 + i % 5)))
+            .collect();
+        let values: Vec<&[u32]> = sigs.iter().map(|s| &s.as_slice()[..s.len().min(24 + sigs.len() % 3)]).collect();
+        let mut one = LshIndex::new(16, 2, 32);
+        for v in &values {
+            one.insert_values(v);
+        }
+        let mut many = LshIndex::new(16, 2, 32);
+        many.insert_many(&values[..5]);
+        let first = many.insert_many(&values[5..]);
+        assert_eq!(first, 5);
+        assert_eq!(many.len(), one.len());
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for (item, s) in sigs.iter().enumerate() {
+            assert_eq!(many.signature(item as u32), one.signature(item as u32));
+            a.clear();
+            b.clear();
+            one.candidates(s.as_slice(), &mut a);
+            many.candidates(s.as_slice(), &mut b);
+            assert_eq!(a, b, "item {item}");
+            assert!(a.contains(&(item as u32)));
+        }
+        // Cleared, it is empty and fills again the same way.
+        many.clear();
+        assert!(many.is_empty());
+        many.insert_many(&values);
+        a.clear();
+        many.candidates(sigs[7].as_slice(), &mut a);
+        b.clear();
+        one.candidates(sigs[7].as_slice(), &mut b);
+        assert_eq!(a, b);
     }
 }

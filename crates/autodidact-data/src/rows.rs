@@ -15,6 +15,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use arrow_schema::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
+use rayon::prelude::*;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use crate::partial::PartialFile;
@@ -69,10 +70,19 @@ pub fn open_rows(path: &Path, field: Option<&str>) -> Result<RowReader, DataErro
     let mut total = 0u64;
     let inner = match Format::from_path(path)? {
         Format::Jsonl => {
-            // One quick pass for the progress bar's total: the lines that are not blank.
-            for line in BufReader::new(File::open(path).map_err(io)?).split(b'\n') {
-                total += u64::from(line.map_err(io)?.iter().any(|b| !b.is_ascii_whitespace()));
+            // One quick pass for the progress bar's total: the lines (blank ones included).
+            let mut counter = File::open(path).map_err(io)?;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut last = b'\n';
+            loop {
+                let n = std::io::Read::read(&mut counter, &mut buf).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                total += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+                last = buf[n - 1];
             }
+            total += u64::from(last != b'\n');
             Inner::Jsonl { lines: BufReader::new(file).lines(), line: 0 }
         }
         Format::Parquet => {
@@ -152,44 +162,33 @@ impl RowReader {
         let path = self.path.clone();
         match &mut self.inner {
             Inner::Jsonl { lines, line } => {
-                let mut batch = RowBatch { texts: Vec::new(), names: Vec::new(), raw: Raw::Lines(Vec::new()) };
-                while batch.len() < max {
+                let mut raw = Vec::new();
+                let mut numbers = Vec::new();
+                while raw.len() < max {
                     let Some(text) = lines.next() else { break };
                     *line += 1;
                     let text = text.map_err(|source| DataError::Io { path: path.clone(), source })?;
                     if text.trim().is_empty() {
                         continue;
                     }
-                    let bad = |message: String| DataError::Json { path: path.clone(), line: *line, message };
-                    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-                    let object = value.as_object().ok_or_else(|| bad("expected a JSON object".into()))?;
-                    let field = match &self.field {
-                        Some(f) => f.as_str(),
-                        None => DEFAULT_FIELDS.iter().copied().find(|f| object.contains_key(*f)).unwrap_or("text"),
-                    };
-                    let row_text = match object.get(field) {
-                        Some(serde_json::Value::String(s)) => s.clone(),
-                        Some(serde_json::Value::Null) => String::new(),
-                        Some(other) => return Err(bad(format!("field '{field}' is not text: {other}"))),
-                        None => {
-                            let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-                            return Err(bad(format!(
-                                "no field '{field}' (fields: {}); name the text field with --field",
-                                keys.join(", ")
-                            )));
-                        }
-                    };
-                    let name = match object.get("id") {
-                        Some(serde_json::Value::String(s)) => s.clone(),
-                        Some(serde_json::Value::Number(n)) => n.to_string(),
-                        _ => format!("line {line}"),
-                    };
-                    batch.texts.push(row_text);
-                    batch.names.push(name);
-                    if let Raw::Lines(raw) = &mut batch.raw {
-                        raw.push(text);
-                    }
+                    raw.push(text);
+                    numbers.push(*line);
                 }
+                // Lines are parsed on every core; the first bad line (in file order) is the error.
+                let field = self.field.as_deref();
+                let parsed: Vec<Result<(String, String), DataError>> = raw
+                    .par_iter()
+                    .zip(&numbers)
+                    .with_min_len(256)
+                    .map(|(text, &n)| parse_line(text, field, n, &path))
+                    .collect();
+                let mut batch = RowBatch { texts: Vec::with_capacity(raw.len()), names: Vec::with_capacity(raw.len()), raw: Raw::Lines(Vec::new()) };
+                for p in parsed {
+                    let (text, name) = p?;
+                    batch.texts.push(text);
+                    batch.names.push(name);
+                }
+                batch.raw = Raw::Lines(raw);
                 Ok((!batch.is_empty()).then_some(batch))
             }
             Inner::Parquet { reader, text, id, row } => {
@@ -208,6 +207,171 @@ impl RowReader {
             }
         }
     }
+}
+
+/// The text and name of one JSONL line. The fast path reads only the text field and `id`
+/// (every other value is skipped unparsed into a tree); anything it does not expect (not an
+/// object, a missing or non-text field) goes through [`parse_line_slow`], whose error names
+/// what is wrong.
+fn parse_line(text: &str, field: Option<&str>, line: usize, path: &Path) -> Result<(String, String), DataError> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let seed = LineSeed { field: field.unwrap_or(DEFAULT_FIELDS[0]), default: field.is_none() };
+    if let Ok(fields) = seed.deserialize(&mut de)
+        && de.end().is_ok()
+        && let Some(Some(row_text)) = fields.field.or(fields.fallback)
+    {
+        let name = match fields.id {
+            Some(serde_json::Value::String(s)) => s,
+            Some(serde_json::Value::Number(n)) => n.to_string(),
+            _ => format!("line {line}"),
+        };
+        return Ok((row_text.unwrap_or_default(), name));
+    }
+    parse_line_slow(text, field, line, path)
+}
+
+/// The fields of a line the fast path keeps: the text field's value (`Some(None)` for null,
+/// `None` when not a string), the default fallback field's, and `id`.
+#[derive(Default)]
+struct LineFields {
+    field: Option<Option<Option<String>>>,
+    fallback: Option<Option<Option<String>>>,
+    id: Option<serde_json::Value>,
+}
+
+struct LineSeed<'a> {
+    /// The field read (`text` when none is named).
+    field: &'a str,
+    /// Whether `response` is read too, for lines without `text`.
+    default: bool,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for LineSeed<'_> {
+    type Value = LineFields;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<LineFields, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for LineSeed<'_> {
+    type Value = LineFields;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<LineFields, A::Error> {
+        let mut out = LineFields::default();
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            if key == self.field {
+                out.field = Some(map.next_value::<TextValue>()?.0);
+            } else if self.default && key == DEFAULT_FIELDS[1] {
+                out.fallback = Some(map.next_value::<TextValue>()?.0);
+            } else if key == "id" {
+                out.id = Some(map.next_value()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        // A text field that is not a string or null: the slow path says so.
+        if matches!(out.field, Some(None)) || (out.field.is_none() && matches!(out.fallback, Some(None))) {
+            return Err(serde::de::Error::custom("not text"));
+        }
+        Ok(out)
+    }
+}
+
+/// An object key, borrowed from the line when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A string (`Some(Some)`), null (`Some(None)`), or anything else (`None`, skipped).
+struct TextValue(Option<Option<String>>);
+
+impl<'de> serde::Deserialize<'de> for TextValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TextValue, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = TextValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("text")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<TextValue, E> {
+                Ok(TextValue(Some(Some(v.to_string()))))
+            }
+            fn visit_string<E>(self, v: String) -> Result<TextValue, E> {
+                Ok(TextValue(Some(Some(v))))
+            }
+            fn visit_unit<E>(self) -> Result<TextValue, E> {
+                Ok(TextValue(Some(None)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<TextValue, E> {
+                Ok(TextValue(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<TextValue, E> {
+                Ok(TextValue(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<TextValue, E> {
+                Ok(TextValue(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<TextValue, E> {
+                Ok(TextValue(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<TextValue, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(TextValue(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TextValue, A::Error> {
+                while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(TextValue(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// [`parse_line`] through a JSON tree, for the lines the fast path does not take: the error
+/// names the line and what is wrong with it.
+fn parse_line_slow(text: &str, field: Option<&str>, line: usize, path: &Path) -> Result<(String, String), DataError> {
+    let bad = |message: String| DataError::Json { path: path.to_path_buf(), line, message };
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    let object = value.as_object().ok_or_else(|| bad("expected a JSON object".into()))?;
+    let field = match field {
+        Some(f) => f,
+        None => DEFAULT_FIELDS.iter().copied().find(|f| object.contains_key(*f)).unwrap_or("text"),
+    };
+    let row_text = match object.get(field) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Null) => String::new(),
+        Some(other) => return Err(bad(format!("field '{field}' is not text: {other}"))),
+        None => {
+            let keys: Vec<&str> = object.keys().map(String::as_str).collect();
+            return Err(bad(format!("no field '{field}' (fields: {}); name the text field with --field", keys.join(", "))));
+        }
+    };
+    let name = match object.get("id") {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => format!("line {line}"),
+    };
+    Ok((row_text, name))
 }
 
 /// Writes the rows kept, every field as read, in the input's format.
@@ -285,5 +449,44 @@ impl RowWriter {
         };
         self.partial.commit(file)?;
         Ok(self.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path reads what the tree does, and leaves every line it cannot read to it.
+    #[test]
+    fn lines_read_as_the_json_tree_reads_them() {
+        let path = Path::new("rows.jsonl");
+        let cases = [
+            r#"{"id": "a", "text": "hello", "other": {"deep": [1, 2, {"x": null}]}}"#,
+            r#"{"text": "no id"}"#,
+            r#"{"id": 17, "text": "number id"}"#,
+            r#"{"id": 1.5, "text": "float id"}"#,
+            r#"{"id": null, "text": "null id"}"#,
+            r#"{"response": "an answer", "prompt": "q"}"#,
+            r#"{"response": "answer", "text": "text wins"}"#,
+            r#"{"text": null}"#,
+            r#"{"te\u0078t": "escaped key", "id": "e\"q"}"#,
+            r#"{"text": "first", "text": "last"}"#,
+            r#"{"text": 5}"#,
+            r#"{"text": "ok", "response": 5}"#,
+            r#"{"response": ["not", "text"]}"#,
+            r#"{"other": "x"}"#,
+            r#"["not", "an", "object"]"#,
+            r#"{"text": "trailing"} garbage"#,
+            r#"{"text": "unterminated"#,
+        ];
+        for field in [None, Some("text"), Some("response"), Some("other")] {
+            for (i, line) in cases.iter().enumerate() {
+                let fast = parse_line(line, field, i + 1, path).map_err(|e| e.to_string());
+                let slow = parse_line_slow(line, field, i + 1, path).map_err(|e| e.to_string());
+                assert_eq!(fast, slow, "{field:?} {line}");
+            }
+        }
+        assert_eq!(parse_line(cases[2], None, 3, path).unwrap(), ("number id".into(), "17".into()));
+        assert!(parse_line(cases[10], None, 11, path).unwrap_err().to_string().contains("line 11: field 'text' is not text: 5"));
     }
 }

@@ -168,6 +168,9 @@ fn filter(
     let earlier = curator.history_len() as u64;
     let mut reader = open_rows(input, field).map_err(CliError::bad)?;
     let mut writer = RowWriter::create(output, &reader).map_err(CliError::bad)?;
+    // Every row may be kept: room for all of them up front (the total counts lines, blank
+    // ones included, so it is never short).
+    curator.reserve(usize::try_from(reader.total()).unwrap_or(0));
     let rejected_file = rejected_path(output);
     let mut rejected: JsonlWriter<Rejected> = JsonlWriter::create(&rejected_file).map_err(CliError::failed)?;
     let bars = Bars::new();
