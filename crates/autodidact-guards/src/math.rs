@@ -109,7 +109,9 @@ pub fn verify(solution: &str, reference: Option<f64>) -> MathVerdict {
     let answer_in_work = answer.and_then(|a| {
         let mut seen: Vec<f64> = numbers(work).into_iter().map(|n| n.value).collect();
         seen.extend(results.iter().copied());
-        (!seen.is_empty()).then(|| seen.iter().any(|&v| same(v, a) || same(v.abs(), a.abs())))
+        // An amount in dollars answered in cents: `$0.25 each` and `#### 25`.
+        let cents = |v: f64| v.fract() != 0.0 && same(v * 100.0, a);
+        (!seen.is_empty()).then(|| seen.iter().any(|&v| same(v, a) || same(v.abs(), a.abs()) || cents(v)))
     });
     let matches_reference = match (answer, reference) {
         (Some(a), Some(r)) => Some(same(a, r)),
@@ -149,12 +151,25 @@ fn check_steps(text: &str) -> (usize, Vec<String>, Vec<f64>) {
     plain.push_str(rest);
     // Plain equations: `a op b ... = c` (only those with an operator on the left).
     for line in plain.lines() {
+        // En dashes and minus signs written as such subtract too: `1 – 3/4 = 1/4`.
+        let line = line.replace(['–', '−'], "-");
         let parts: Vec<&str> = line.split('=').collect();
         for w in 0..parts.len().saturating_sub(1) {
             let left = tail_expression(parts[w]);
             let right = head_number(parts[w + 1]);
             let (Some(left), Some(right)) = (left, right) else { continue };
             if !left.contains(['+', '-', '*', '/', '×', '÷', 'x']) {
+                continue;
+            }
+            // The right side is itself an expression: the middle of a chain (`4 * 60 / 5 =
+            // 4 * 12 = 48`) or a fraction (`1 - 3/5 = 2/5`). The values must agree.
+            if let Some(expr) = right_expression(parts[w + 1], w + 2 < parts.len()) {
+                if let (Some(v), Some(r)) = (eval(&left), eval(&expr)) {
+                    checked += 1;
+                    if (v - r).abs() > 1e-6 * v.abs().max(r.abs()).max(1.0) {
+                        errors.push(format!("{} is {}, not {}", left.trim(), show_rounded(v, "0.00"), expr.trim()));
+                    }
+                }
                 continue;
             }
             if let (Some(v), Some(r)) = (eval(&left), parse_result(&right)) {
@@ -209,13 +224,56 @@ fn tail_expression(s: &str) -> Option<String> {
     if e.starts_with(['x', '+', '*', '/', '×', '÷', ')', ',']) {
         return None;
     }
+    // A minus after a word or a letter (`B - 10`, `3c - 2`) subtracts from what cannot be
+    // read: not a negative number.
+    if e.starts_with('-') && s[..start].trim_end().ends_with(|c: char| c.is_alphanumeric() || c == ')') {
+        return None;
+    }
+    if has_variable_x(&e) {
+        return None;
+    }
     (!e.is_empty() && e.chars().any(|c| c.is_ascii_digit())).then_some(e)
+}
+
+/// Whether an `x` is an unknown rather than a multiplication: nothing to multiply by follows
+/// it (`4x-13`, `(4x)`, `9x`).
+fn has_variable_x(e: &str) -> bool {
+    let b = e.as_bytes();
+    (0..b.len()).any(|i| b[i] == b'x' && b.get(i + 1).is_none_or(|n| b"+-*/)=".contains(n)))
+}
+
+/// The expression the right side of an `=` is, when it is one: a whole middle part of a
+/// chain of equalities (`middle`), or a fraction `a/b` at its start. `None` for a plain
+/// number (checked as a result) or for words.
+fn right_expression(part: &str, middle: bool) -> Option<String> {
+    let t = part.trim();
+    let allowed = |c: char| c.is_ascii_digit() || " .,+-*/×÷()$%x".contains(c);
+    if middle && !t.is_empty() && t.chars().all(allowed) && t.contains(['+', '-', '*', '/', '×', '÷']) && !has_variable_x(t) {
+        return Some(t.to_string());
+    }
+    let t = t.trim_start_matches('$');
+    let num = |s: &str| s.chars().take_while(char::is_ascii_digit).count();
+    let a = num(t);
+    let rest = t[a..].strip_prefix('/')?;
+    let b = num(rest);
+    let after = rest[b..].chars().next();
+    // `2/5 of`, `1/20 miles`, `8/12.` but not `2/3x` or a date-like `1/2/3`.
+    (a > 0 && b > 0 && after.is_none_or(|c| !c.is_ascii_digit() && c != '/' && c != 'x' && c != '.'  || c == '.' && !rest[b + 1..].starts_with(|d: char| d.is_ascii_digit())))
+        .then(|| t[..a + 1 + b].to_string())
 }
 
 /// The number a text starts with (after spaces and a currency sign).
 fn head_number(s: &str) -> Option<String> {
     let t = s.trim_start().trim_start_matches('$').trim_start();
-    let n: String = t.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',').collect();
+    let mut n: String = t.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ',').collect();
+    // Thousands grouped by spaces: `$409 500`, `12 000`.
+    if (1..=3).contains(&n.len()) && n.chars().all(|c| c.is_ascii_digit()) {
+        let mut rest = &t[n.len()..];
+        while let Some(group) = rest.strip_prefix(' ').filter(|g| g.len() >= 3 && g.as_bytes()[..3].iter().all(u8::is_ascii_digit) && !g.as_bytes().get(3).is_some_and(u8::is_ascii_digit)) {
+            n.push_str(&group[..3]);
+            rest = &group[3..];
+        }
+    }
     let n = n.trim_end_matches(['.', ',']).to_string();
     (!n.is_empty() && n.chars().next().is_some_and(|c| c.is_ascii_digit())).then_some(n)
 }
@@ -384,6 +442,32 @@ mod tests {
         assert!(verify("It is 3 / 6 = 50% likely.\n#### 50", None).arithmetic_ok());
         let v = verify("I eat 60g * 4/5 = 240g/5 = 48 grams.\n#### 48", None);
         assert!(v.arithmetic_ok(), "{v:?}");
+    }
+
+    #[test]
+    fn chains_fractions_spaced_thousands_and_algebra_are_read_as_written() {
+        // Each from GSM8K's test set, where an earlier reading raised a false alarm, and a
+        // corrupted copy that must still fail.
+        let ok = |t: &str| {
+            let v = verify(t, None);
+            assert!(v.arithmetic_ok(), "{t:?}: {v:?}");
+        };
+        let wrong = |t: &str, error: &str| {
+            let v = verify(t, None);
+            assert!(v.step_errors.iter().any(|e| e == error), "{t:?}: {v:?}");
+        };
+        ok("he has to memorize 4 * 60 / 5 = 4 * 12 = <<4*60/5=48>>48 lines.\n#### 48");
+        wrong("he has to memorize 4 * 60 / 5 = 4 * 13 = <<4*60/5=48>>48 lines.\n#### 48", "4 * 60 / 5 is 48.00, not 4 * 13");
+        ok("Mr. Ruther is left with 1 - 3/5 = 2/5 of his 80 hectares.\n#### 80");
+        wrong("Mr. Ruther is left with 1 - 3/5 = 3/5 of his 80 hectares.\n#### 80", "1 - 3/5 is 0.40, not 3/5");
+        ok("flights make up 1 – 3/4 = 1/4 of the 88 flights.\n#### 88");
+        ok("The total is $350 000 + $17500 + $42000 = $409 500.\n#### 409500");
+        wrong("The total is $350 000 + $17500 + $42000 = $419 500.\n#### 419500", "$350 000 + $17500 + $42000 is 409500, not 419500");
+        // Unknowns are not checked: `B - 10` is not minus ten, `4x-13` not four times -13.
+        ok("Dinar = B - 10\nB + B -20 + B - 10 = 45\n#### 45");
+        ok("Alex: 5+(4x-13)=4x-8\n9x-21=339\n#### 339");
+        // Dollars answered in cents.
+        ok("each razor costs $2.00/8 = $<<2/8=0.25>>0.25 each\n#### 25");
     }
 
     #[test]
