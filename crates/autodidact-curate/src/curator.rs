@@ -20,6 +20,11 @@ use crate::unionfind::UnionFind;
 
 mod persist;
 
+thread_local! {
+    /// Each thread's buffers for the words of the response being analysed.
+    static RESPONSE_WORDS: std::cell::RefCell<Words> = std::cell::RefCell::new(Words::default());
+}
+
 /// Seed of the MinHash permutations. Fixed, so that signatures, and so decisions, are the
 /// same in every run.
 const MINHASH_SEED: u64 = 0x6175_746f_6469_6461;
@@ -398,7 +403,17 @@ impl Curator {
                 Some(_) => {}
             }
         }
-        let response = Words::new(&r.response);
+        // The response's words go into this thread's buffers, reused from record to record.
+        RESPONSE_WORDS.with_borrow_mut(|response| {
+            response.set(&r.response);
+            self.analyze_words(r, response)
+        })
+    }
+
+    /// [`analyze`](Self::analyze) past the score check, given the response's words.
+    fn analyze_words(&self, r: &Record, response: &Words) -> Analysis {
+        let cfg = &self.cfg;
+        let reject = |kind, reason: String| Analysis::Rejected(Rejection { kind, reason });
         let n = response.len();
         if n < cfg.min_words {
             return reject("length", format!("too short: {n} words < min_words {}", cfg.min_words));
@@ -409,7 +424,7 @@ impl Curator {
             return reject("length", format!("too long: {n} words > max_words {max}"));
         }
         // A share is at most 1: with `max_repetition` 1 or more nothing is measured.
-        let rep = if cfg.max_repetition >= 1.0 { 0.0 } else { repetition(&response) };
+        let rep = if cfg.max_repetition >= 1.0 { 0.0 } else { repetition(response) };
         if rep > cfg.max_repetition {
             let (a, b) = two(rep, cfg.max_repetition);
             return reject(
@@ -420,7 +435,7 @@ impl Curator {
         if let Some(evals) = &self.evals {
             let prompt = Words::new(&r.prompt);
             let context = r.context.as_deref().map(Words::new);
-            let parts = [("prompt", Some(&prompt)), ("response", Some(&response)), ("context", context.as_ref())];
+            let parts = [("prompt", Some(&prompt)), ("response", Some(response)), ("context", context.as_ref())];
             for (name, words) in parts {
                 if let Some(hit) = words.and_then(|w| evals.find(w)) {
                     return reject(
@@ -438,7 +453,7 @@ impl Curator {
         if !self.dedup {
             return Analysis::Pass;
         }
-        let (key, sig) = self.dedup_key(r, Some(&response));
+        let (key, sig) = self.dedup_key(r, Some(response));
         if self.cfg.exact_duplicates
             && let Some(&h) = self.exact.get(&key)
         {

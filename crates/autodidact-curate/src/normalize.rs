@@ -119,6 +119,16 @@ impl Words {
         w
     }
 
+    /// Normalises and tokenises `text` into these words' buffers, which are reused: no
+    /// allocation once they are large enough.
+    pub fn set(&mut self, text: &str) {
+        self.text.clear();
+        self.spans.clear();
+        self.text.reserve(text.len() + 2);
+        self.spans.reserve(text.len() / 2 + 2);
+        self.push_text(text);
+    }
+
     /// Normalises and tokenises several texts as one word sequence (for `prompt+response`).
     pub fn from_parts<'a>(parts: impl IntoIterator<Item = &'a str>) -> Self {
         let mut w = Words::default();
