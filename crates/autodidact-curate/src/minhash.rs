@@ -156,11 +156,51 @@ fn permute_min(values: &mut [u32], h: &Halves, keys: &[u32]) {
     permute_min_split(values, h, keys);
 }
 
-/// [`permute_min_split`] compiled for AVX2.
+/// [`permute_min_split`] written in AVX2, bit for bit the same: 8 permutations per register,
+/// whose minima stay in it through all the keys. The 32×32→64 multiply (`vpmuludq`) takes
+/// the even lanes; the odd ones, shifted down, take a second; a blend puts both high halves
+/// back in place without crossing lanes (the compiler's own vectorisation of the portable
+/// loop shuffled and spilled, at about twice the time).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn permute_min_avx2(values: &mut [u32], h: &Halves, keys: &[u32]) {
-    permute_min_split(values, h, keys);
+    use std::arch::x86_64::*;
+    const LANES: usize = 8;
+    let n = values.len();
+    let (a_lo, a_hi, b_lo, b_hi) = (&h.a_lo[..n], &h.a_hi[..n], &h.b_lo[..n], &h.b_hi[..n]);
+    let blocks = n / LANES * LANES;
+    let load = |v: &[u32], at: usize| -> __m256i {
+        let block: &[u32; LANES] = v[at..at + LANES].try_into().expect("a block");
+        // SAFETY: `block` is 8 readable u32s; an unaligned load reads exactly those.
+        unsafe { _mm256_loadu_si256(block.as_ptr().cast()) }
+    };
+    for start in (0..blocks).step_by(LANES) {
+        let alo = load(a_lo, start);
+        let alo_odd = _mm256_srli_epi64::<32>(alo);
+        let blo = load(b_lo, start);
+        let blo_even = _mm256_and_si256(blo, _mm256_set1_epi64x(0xffff_ffff));
+        let blo_odd = _mm256_srli_epi64::<32>(blo);
+        let (ahi, bhi) = (load(a_hi, start), load(b_hi, start));
+        let mut acc = load(values, start);
+        for &x in keys {
+            let xv = _mm256_set1_epi32(x as i32);
+            let even = _mm256_add_epi64(_mm256_mul_epu32(alo, xv), blo_even);
+            let odd = _mm256_add_epi64(_mm256_mul_epu32(alo_odd, xv), blo_odd);
+            let high = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(even), odd);
+            let p = _mm256_add_epi32(_mm256_add_epi32(high, _mm256_mullo_epi32(ahi, xv)), bhi);
+            acc = _mm256_min_epu32(acc, p);
+        }
+        let out: &mut [u32; LANES] = (&mut values[start..start + LANES]).try_into().expect("a block");
+        // SAFETY: `out` is 8 writable u32s; an unaligned store writes exactly those.
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), acc) };
+    }
+    for &x in keys {
+        for i in blocks..n {
+            let t = (a_lo[i] as u64) * (x as u64) + b_lo[i] as u64;
+            let p = ((t >> 32) as u32).wrapping_add(a_hi[i].wrapping_mul(x)).wrapping_add(b_hi[i]);
+            values[i] = values[i].min(p);
+        }
+    }
 }
 
 /// [`permute_min_portable`] in 32-bit halves, bit for bit the same. With `a = a_hi·2³² + a_lo`
@@ -331,6 +371,9 @@ mod tests {
             permute_min_split(&mut one, &m.halves, &[x]);
             permute_min_portable(&mut reference, &m.a, &m.b, &[x]);
             assert_eq!(one, reference, "key {x}");
+            let mut dispatched = vec![u32::MAX; 100];
+            permute_min(&mut dispatched, &m.halves, &[x]);
+            assert_eq!(dispatched, reference, "key {x}, dispatched");
         }
     }
 
