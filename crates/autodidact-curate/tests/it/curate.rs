@@ -321,7 +321,10 @@ fn output_is_the_same_whatever_the_thread_count() {
         pool.install(|| {
             let mut c = Curator::new(&CurateConfig::default()).unwrap();
             c.remember(&mixed_batch(90)[..30]);
-            let out = c.curate(mixed_batch(400));
+            let mut out = c.curate(mixed_batch(400));
+            // A second batch against the history the first one filled (over 256 kept: bands
+            // filled in parallel), itself mostly copies of it.
+            out.extend(c.curate(mixed_batch(600)));
             (out, c.stats().clone())
         })
     };
