@@ -196,9 +196,7 @@ fn permute_min_avx2(values: &mut [u32], h: &Halves, keys: &[u32]) {
     }
     for &x in keys {
         for i in blocks..n {
-            let t = (a_lo[i] as u64) * (x as u64) + b_lo[i] as u64;
-            let p = ((t >> 32) as u32).wrapping_add(a_hi[i].wrapping_mul(x)).wrapping_add(b_hi[i]);
-            values[i] = values[i].min(p);
+            values[i] = values[i].min(permuted(a_lo[i], a_hi[i], b_lo[i], b_hi[i], x));
         }
     }
 }
@@ -221,9 +219,7 @@ fn permute_min_split(values: &mut [u32], h: &Halves, keys: &[u32]) {
         let mut acc = block(values);
         for &x in keys {
             for l in 0..LANES {
-                let t = (alo[l] as u64) * (x as u64) + blo[l] as u64;
-                let p = ((t >> 32) as u32).wrapping_add(ahi[l].wrapping_mul(x)).wrapping_add(bhi[l]);
-                acc[l] = acc[l].min(p);
+                acc[l] = acc[l].min(permuted(alo[l], ahi[l], blo[l], bhi[l], x));
             }
         }
         values[start..start + LANES].copy_from_slice(&acc);
@@ -231,11 +227,16 @@ fn permute_min_split(values: &mut [u32], h: &Halves, keys: &[u32]) {
     }
     for &x in keys {
         for i in start..n {
-            let t = (a_lo[i] as u64) * (x as u64) + b_lo[i] as u64;
-            let p = ((t >> 32) as u32).wrapping_add(a_hi[i].wrapping_mul(x)).wrapping_add(b_hi[i]);
-            values[i] = values[i].min(p);
+            values[i] = values[i].min(permuted(a_lo[i], a_hi[i], b_lo[i], b_hi[i], x));
         }
     }
+}
+
+/// One permutation of one key in 32-bit halves (see [`permute_min_split`]).
+#[inline(always)]
+fn permuted(a_lo: u32, a_hi: u32, b_lo: u32, b_hi: u32, x: u32) -> u32 {
+    let t = (a_lo as u64) * (x as u64) + b_lo as u64;
+    ((t >> 32) as u32).wrapping_add(a_hi.wrapping_mul(x)).wrapping_add(b_hi)
 }
 
 /// The definition: `(a·x + b) mod 2⁶⁴ div 2³²`, on 64-bit parameters (the tests' reference).
