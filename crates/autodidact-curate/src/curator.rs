@@ -94,9 +94,33 @@ pub struct Curator {
 }
 
 /// A rejection decided per record, before deduplication.
+#[derive(Debug)]
 struct Rejection {
     kind: &'static str,
     reason: String,
+}
+
+/// The verdicts of [`Curator::decide`], one per record, in input order.
+#[derive(Debug)]
+pub struct Decisions(Vec<Option<Rejection>>);
+
+impl Decisions {
+    /// Sets each record's verdict: `Kept`, or `Rejected` with its reason.
+    ///
+    /// # Panics
+    /// If `records` are not as many as were decided.
+    pub fn apply(self, records: &mut [Record]) {
+        assert_eq!(records.len(), self.0.len(), "decisions apply to the records decided");
+        for (rec, fate) in records.iter_mut().zip(self.0) {
+            match fate {
+                Some(Rejection { reason, .. }) => rec.reject(reason),
+                None => {
+                    rec.verdict = Verdict::Kept;
+                    rec.reason = None;
+                }
+            }
+        }
+    }
 }
 
 /// What the per-record checks found about one record.
@@ -249,6 +273,14 @@ impl Curator {
     /// with the highest score is kept, the earliest on ties; a record duplicating history is
     /// rejected whatever its score.
     pub fn curate(&mut self, mut records: Vec<Record>) -> Vec<Record> {
+        self.decide(&records).apply(&mut records);
+        records
+    }
+
+    /// [`curate`](Self::curate) without touching the records: decides each record and adds
+    /// the kept ones to the indexes, and returns the verdicts for [`Decisions::apply`]. The
+    /// records stay borrowed only for reading, so they can be written out meanwhile.
+    pub fn decide(&mut self, records: &[Record]) -> Decisions {
         let analyses: Vec<Analysis> =
             records.par_iter().with_min_len(MIN_CHUNK).map(|r| self.analyze(r)).collect();
 
@@ -265,25 +297,22 @@ impl Curator {
                 Analysis::Pass => fates.push(None),
             }
         }
-        self.cluster(&records, &members, &mut fates);
+        self.cluster(records, &members, &mut fates);
         self.selection = None;
         if let Some(budget) = self.cfg.budget {
-            self.select(&records, budget, &mut fates);
+            self.select(records, budget, &mut fates);
         }
 
         let mut members = members.into_iter().peekable();
         let mut kept = Vec::new();
-        for (i, (rec, fate)) in records.iter_mut().zip(fates).enumerate() {
+        for (i, (rec, fate)) in records.iter().zip(&fates).enumerate() {
             self.stats.seen += 1;
             let member = members.next_if(|m| m.record == i);
             match fate {
-                Some(Rejection { kind, reason }) => {
-                    rec.reject(reason);
+                Some(Rejection { kind, .. }) => {
                     *self.stats.rejected_by.entry(kind.to_string()).or_insert(0) += 1;
                 }
                 None => {
-                    rec.verdict = Verdict::Kept;
-                    rec.reason = None;
                     self.stats.kept += 1;
                     if let Some(m) = member {
                         kept.push((rec.id.clone(), m.key, m.sig));
@@ -292,7 +321,7 @@ impl Curator {
             }
         }
         self.add_history_many(kept);
-        records
+        Decisions(fates)
     }
 
     /// The exact-duplicate key of the text compared for duplicates (BLAKE3 of the normalised

@@ -41,5 +41,5 @@ pub mod select;
 pub mod unionfind;
 
 pub use config::{CurateConfig, DedupField, NearDupConfig, Selection};
-pub use curator::{CurateStats, Curator};
+pub use curator::{CurateStats, Curator, Decisions};
 pub use error::CurateError;

@@ -177,6 +177,13 @@ fn write_all<'a>(path: &Path, records: impl IntoIterator<Item = &'a Record>) -> 
     Ok(())
 }
 
+/// Copies `from` to `to` through a partial file renamed into place, as every written file.
+fn copy_file(from: &Path, to: &Path) -> Result<(), PipelineError> {
+    let tmp = to.with_extension("partial");
+    std::fs::copy(from, &tmp).map_err(|source| PipelineError::Io { path: tmp.clone(), source })?;
+    std::fs::rename(&tmp, to).map_err(|source| PipelineError::Io { path: to.to_path_buf(), source })
+}
+
 fn write_json(path: &Path, value: &impl Serialize) -> Result<(), PipelineError> {
     let text = serde_json::to_string_pretty(value).expect("metrics serialize");
     let tmp = path.with_extension("json.partial");
@@ -229,31 +236,65 @@ pub async fn run(cfg: &Config, cx: &Context, out: &Path) -> Result<Summary, Pipe
         let before = cx.counts();
 
         let generated_path = dir.join("generated.parquet");
-        let records = if store.stage_done(gen_no, "generate")? {
+        let graded_path = dir.join("graded.parquet");
+        // Without a judge or a guard, grading changes nothing: graded.parquet is a copy of
+        // generated.parquet, and both are written on a thread of their own while curation runs.
+        let pass_through = cfg.judge_model().is_none()
+            && cfg.grade.grounding.is_none()
+            && cfg.grade.consistency.is_none()
+            && cfg.grade.verify.is_none();
+        let (records, fresh) = if store.stage_done(gen_no, "generate")? {
             cx.progress.note(&format!("generation {gen_no}: writing done earlier, read back"));
-            read_all(&generated_path)?
+            (read_all(&generated_path)?, false)
         } else {
             let records = crate::generate::generate(cfg, cx, &templates, &seeds, &pool, gen_no).await?;
-            write_all(&generated_path, &records)?;
-            store.mark_stage_done(gen_no, "generate")?;
-            records
+            tracing::debug!(generation = gen_no, seconds = started.elapsed().as_secs_f64(), "written by the writer");
+            (records, true)
         };
 
-        let graded_path = dir.join("graded.parquet");
-        let graded = if store.stage_done(gen_no, "grade")? {
-            read_all(&graded_path)?
+        let (decided, selection) = if pass_through && !store.stage_done(gen_no, "grade")? {
+            let mut records = records;
+            let decisions = std::thread::scope(|s| {
+                let files = s.spawn(|| -> Result<(), PipelineError> {
+                    if fresh {
+                        write_all(&generated_path, &records)?;
+                        store.mark_stage_done(gen_no, "generate")?;
+                    }
+                    copy_file(&generated_path, &graded_path)?;
+                    store.mark_stage_done(gen_no, "grade")?;
+                    Ok(())
+                });
+                let decisions = curator.decide(&records);
+                files.join().expect("the file writer does not panic").map(|()| decisions)
+            })?;
+            decisions.apply(&mut records);
+            let decided = records;
+            tracing::debug!(generation = gen_no, seconds = started.elapsed().as_secs_f64(), "curated, generated.parquet and graded.parquet written");
+            (decided, curator.last_selection().cloned())
         } else {
-            let (graded, _) = crate::grade::grade(cfg, cx, &templates, &rubric, records, gen_no).await?;
-            write_all(&graded_path, &graded)?;
-            store.mark_stage_done(gen_no, "grade")?;
-            graded
+            if fresh {
+                write_all(&generated_path, &records)?;
+                store.mark_stage_done(gen_no, "generate")?;
+            }
+            let graded = if store.stage_done(gen_no, "grade")? {
+                read_all(&graded_path)?
+            } else {
+                let (graded, _) = crate::grade::grade(cfg, cx, &templates, &rubric, records, gen_no).await?;
+                write_all(&graded_path, &graded)?;
+                store.mark_stage_done(gen_no, "grade")?;
+                graded
+            };
+            let decided = curator.curate(graded);
+            tracing::debug!(generation = gen_no, seconds = started.elapsed().as_secs_f64(), "graded and curated");
+            (decided, curator.last_selection().cloned())
         };
-
-        let decided = curator.curate(graded);
-        let selection = curator.last_selection().cloned();
         let (kept, rejected): (Vec<Record>, Vec<Record>) = decided.into_iter().partition(|r| r.verdict == Verdict::Kept);
-        write_all(&dir.join("curated.parquet"), &kept)?;
-        write_all(&dir.join("rejected.parquet"), &rejected)?;
+        std::thread::scope(|s| {
+            let rejected_file = s.spawn(|| write_all(&dir.join("rejected.parquet"), &rejected));
+            write_all(&dir.join("curated.parquet"), &kept)?;
+            rejected_file.join().expect("the file writer does not panic")
+        })?;
+        tracing::debug!(generation = gen_no, seconds = started.elapsed().as_secs_f64(), "curated.parquet and rejected.parquet written");
         extend_pool(cfg, &mut pool, &kept);
 
         let after = cx.counts();

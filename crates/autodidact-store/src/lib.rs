@@ -27,7 +27,9 @@ mod error;
 mod schema;
 mod writer;
 
+use std::collections::HashSet;
 use std::fmt;
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -57,6 +59,11 @@ struct Inner {
     jobs: Option<mpsc::Sender<Job>>,
     writer: Option<JoinHandle<()>>,
     readers: Mutex<Vec<Connection>>,
+    /// The tag ([`key_tag`]) of every response key in the file when it was opened and of
+    /// every one put through this store since: a key whose tag is missing has no response,
+    /// so a fresh run's lookups never touch SQLite. Tags may collide; a collision only costs
+    /// a lookup that finds nothing.
+    stored: Mutex<HashSet<u64, BuildHasherDefault<TagHasher>>>,
     /// Shared with the writer and every `Commit`: see [`RunStore::flush`].
     unreported: Unreported,
 }
@@ -88,6 +95,7 @@ impl RunStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = schema::open_writer(path)?;
         let reader = schema::open_reader(path)?;
+        let stored = load_tags(&reader).map_err(|e| StoreError::sqlite(path, e))?;
         let (jobs, queue) = mpsc::channel();
         let unreported = Unreported::default();
         let (writer_path, writer_unreported) = (path.to_path_buf(), Arc::clone(&unreported));
@@ -101,6 +109,7 @@ impl RunStore {
                 jobs: Some(jobs),
                 writer: Some(writer),
                 readers: Mutex::new(vec![reader]),
+                stored: Mutex::new(stored),
                 unreported,
             }),
         })
@@ -112,7 +121,14 @@ impl RunStore {
     }
 
     /// The response body (JSON text) stored for a request key, if any.
+    ///
+    /// The store knows which keys the file held when it was opened and which were put
+    /// through it since, and answers `None` for any other key without reading the file:
+    /// a response another process stores in the same file meanwhile is not seen.
     pub fn get_response(&self, key: &str) -> Result<Option<String>, StoreError> {
+        if !self.inner.stored.lock().unwrap_or_else(PoisonError::into_inner).contains(&key_tag(key)) {
+            return Ok(None);
+        }
         self.read(|conn| {
             conn.prepare_cached("SELECT body FROM responses WHERE key = ?1")?
                 .query_row(params![key], |row| row.get(0))
@@ -123,6 +139,7 @@ impl RunStore {
     /// Queues a response to be stored under `key` (replacing any earlier one), with the
     /// model that wrote it. The returned [`Commit`] completes once it is committed.
     pub fn put_response(&self, key: &str, model: &str, body: &str) -> Commit {
+        self.inner.stored.lock().unwrap_or_else(PoisonError::into_inner).insert(key_tag(key));
         self.submit(Op::Response {
             key: key.into(),
             model: model.into(),
@@ -259,6 +276,42 @@ const _: () = {
     shared::<RunStore>();
     awaitable::<Commit>();
 };
+
+/// A 64-bit hash of a response key (SipHash with fixed keys: the same in every process).
+fn key_tag(key: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// The tags of every response key in the file.
+fn load_tags(conn: &Connection) -> rusqlite::Result<HashSet<u64, BuildHasherDefault<TagHasher>>> {
+    let mut tags = HashSet::default();
+    let mut stmt = conn.prepare("SELECT key FROM responses")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        tags.insert(key_tag(row.get_ref(0)?.as_str()?));
+    }
+    Ok(tags)
+}
+
+/// Tags are hashes already: the set uses them as they are.
+#[derive(Default)]
+struct TagHasher(u64);
+
+impl Hasher for TagHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
 
 #[cfg(test)]
 mod tests {

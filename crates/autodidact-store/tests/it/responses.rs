@@ -4,6 +4,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::OptionalExtension;
 
+use autodidact_store::RunStore;
+
 use crate::{fresh, other_connection};
 
 #[test]
@@ -182,4 +184,25 @@ fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .expect("clock after 1970")
         .as_secs() as i64
+}
+
+#[test]
+fn keys_in_the_file_at_open_are_found_later_ones_from_elsewhere_are_not() {
+    let (_dir, path, store) = fresh();
+    store.put_response("mine", "m", "1").wait().expect("put");
+    drop(store);
+    // Another writer adds a row while no store is open, then while one is.
+    let conn = other_connection(&path);
+    let insert = "INSERT INTO responses (key, model, body, bytes, stored_at) VALUES (?1, 'm', ?2, 1, 0)";
+    conn.execute(insert, ["before-open", "2"]).expect("insert");
+    let store = RunStore::open(&path).expect("reopen");
+    conn.execute(insert, ["after-open", "3"]).expect("insert");
+    assert_eq!(store.get_response("mine").expect("get").as_deref(), Some("1"));
+    assert_eq!(store.get_response("before-open").expect("get").as_deref(), Some("2"));
+    // Documented: the store does not look for keys another process stored after it opened.
+    assert_eq!(store.get_response("after-open").expect("get"), None);
+    assert_eq!(store.response_count().expect("count"), 3);
+    drop(store);
+    let store = RunStore::open(&path).expect("reopen");
+    assert_eq!(store.get_response("after-open").expect("get").as_deref(), Some("3"));
 }
