@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -248,23 +249,20 @@ pub fn completion_text(body: &[u8], words: usize) -> Result<String, String> {
     };
     let seed = fnv1a(body);
     let completion_tokens = words as u64 * n;
+    let model = serde_json::to_string(model.as_ref()).expect("strings serialize");
     let mut out = String::with_capacity(200 + n as usize * (100 + words * 8));
-    out.push_str(&format!("{{\"id\":\"bench-{seed:016x}\",\"object\":\"chat.completion\",\"created\":0,\"model\":"));
-    out.push_str(&serde_json::to_string(model.as_ref()).expect("strings serialize"));
-    out.push_str(",\"choices\":[");
+    // Writing to a String cannot fail.
+    let _ = write!(out, "{{\"id\":\"bench-{seed:016x}\",\"object\":\"chat.completion\",\"created\":0,\"model\":{model},\"choices\":[");
     for i in 0..n {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&format!("{{\"index\":{i},\"message\":{{\"role\":\"assistant\",\"content\":\""));
         // The vocabulary needs no escaping.
-        out.push_str(&words_text(seed ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15), words));
-        out.push_str("\"},\"finish_reason\":\"stop\"}");
+        let text = words_text(seed ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15), words);
+        let _ = write!(out, "{{\"index\":{i},\"message\":{{\"role\":\"assistant\",\"content\":\"{text}\"}},\"finish_reason\":\"stop\"}}");
     }
-    out.push_str(&format!(
-        "],\"usage\":{{\"prompt_tokens\":{prompt_tokens},\"completion_tokens\":{completion_tokens},\"total_tokens\":{}}}}}",
-        prompt_tokens as u64 + completion_tokens
-    ));
+    let total = prompt_tokens as u64 + completion_tokens;
+    let _ = write!(out, "],\"usage\":{{\"prompt_tokens\":{prompt_tokens},\"completion_tokens\":{completion_tokens},\"total_tokens\":{total}}}}}");
     Ok(out)
 }
 

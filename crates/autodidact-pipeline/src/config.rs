@@ -186,6 +186,13 @@ pub struct GradeConfig {
     pub weights: BTreeMap<String, f64>,
 }
 
+impl GradeConfig {
+    /// Whether any hallucination guard (grounding, consistency, verify) is configured.
+    pub fn has_guards(&self) -> bool {
+        self.grounding.is_some() || self.consistency.is_some() || self.verify.is_some()
+    }
+}
+
 impl Default for GradeConfig {
     fn default() -> Self {
         GradeConfig {

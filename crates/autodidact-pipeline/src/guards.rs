@@ -48,7 +48,7 @@ const SHORT_ANSWER_WORDS: usize = 12;
 pub async fn guard(cfg: &Config, cx: &Context, templates: &Templates, records: &mut [Record], gen_no: u32) -> Result<GuardStats, PipelineError> {
     let g = &cfg.grade;
     let mut stats = GuardStats::default();
-    if g.grounding.is_none() && g.consistency.is_none() && g.verify.is_none() {
+    if !g.has_guards() {
         return Ok(stats);
     }
     let live: Vec<usize> = (0..records.len()).filter(|&i| records[i].verdict != Verdict::Rejected).collect();

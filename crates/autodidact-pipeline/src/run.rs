@@ -239,10 +239,7 @@ pub async fn run(cfg: &Config, cx: &Context, out: &Path) -> Result<Summary, Pipe
         let graded_path = dir.join("graded.parquet");
         // Without a judge or a guard, grading changes nothing: graded.parquet is a copy of
         // generated.parquet, and both are written on a thread of their own while curation runs.
-        let pass_through = cfg.judge_model().is_none()
-            && cfg.grade.grounding.is_none()
-            && cfg.grade.consistency.is_none()
-            && cfg.grade.verify.is_none();
+        let pass_through = cfg.judge_model().is_none() && !cfg.grade.has_guards();
         let (records, fresh) = if store.stage_done(gen_no, "generate")? {
             cx.progress.note(&format!("generation {gen_no}: writing done earlier, read back"));
             (read_all(&generated_path)?, false)
@@ -251,15 +248,19 @@ pub async fn run(cfg: &Config, cx: &Context, out: &Path) -> Result<Summary, Pipe
             tracing::debug!(generation = gen_no, seconds = started.elapsed().as_secs_f64(), "written by the writer");
             (records, true)
         };
+        let write_generated = |records: &[Record]| -> Result<(), PipelineError> {
+            if fresh {
+                write_all(&generated_path, records)?;
+                store.mark_stage_done(gen_no, "generate")?;
+            }
+            Ok(())
+        };
 
         let (decided, selection) = if pass_through && !store.stage_done(gen_no, "grade")? {
             let mut records = records;
             let decisions = std::thread::scope(|s| {
                 let files = s.spawn(|| -> Result<(), PipelineError> {
-                    if fresh {
-                        write_all(&generated_path, &records)?;
-                        store.mark_stage_done(gen_no, "generate")?;
-                    }
+                    write_generated(&records)?;
                     copy_file(&generated_path, &graded_path)?;
                     store.mark_stage_done(gen_no, "grade")?;
                     Ok(())
@@ -272,10 +273,7 @@ pub async fn run(cfg: &Config, cx: &Context, out: &Path) -> Result<Summary, Pipe
             tracing::debug!(generation = gen_no, seconds = started.elapsed().as_secs_f64(), "curated, generated.parquet and graded.parquet written");
             (decided, curator.last_selection().cloned())
         } else {
-            if fresh {
-                write_all(&generated_path, &records)?;
-                store.mark_stage_done(gen_no, "generate")?;
-            }
+            write_generated(&records)?;
             let graded = if store.stage_done(gen_no, "grade")? {
                 read_all(&graded_path)?
             } else {

@@ -63,7 +63,7 @@ struct Inner {
     /// every one put through this store since: a key whose tag is missing has no response,
     /// so a fresh run's lookups never touch SQLite. Tags may collide; a collision only costs
     /// a lookup that finds nothing.
-    stored: Mutex<HashSet<u64, BuildHasherDefault<TagHasher>>>,
+    stored: Mutex<Tags>,
     /// Shared with the writer and every `Commit`: see [`RunStore::flush`].
     unreported: Unreported,
 }
@@ -285,7 +285,7 @@ fn key_tag(key: &str) -> u64 {
 }
 
 /// The tags of every response key in the file.
-fn load_tags(conn: &Connection) -> rusqlite::Result<HashSet<u64, BuildHasherDefault<TagHasher>>> {
+fn load_tags(conn: &Connection) -> rusqlite::Result<Tags> {
     let mut tags = HashSet::default();
     let mut stmt = conn.prepare("SELECT key FROM responses")?;
     let mut rows = stmt.query([])?;
@@ -294,6 +294,9 @@ fn load_tags(conn: &Connection) -> rusqlite::Result<HashSet<u64, BuildHasherDefa
     }
     Ok(tags)
 }
+
+/// A set of key tags.
+type Tags = HashSet<u64, BuildHasherDefault<TagHasher>>;
 
 /// Tags are hashes already: the set uses them as they are.
 #[derive(Default)]
